@@ -1,0 +1,1 @@
+"""elmr: Elastic MapReduce that you run yourself."""

@@ -1,0 +1,99 @@
+"""The contract between the server and a node's agent: the node spec file the
+provider writes before it starts the agent, and the heartbeat exchange.
+
+Launch
+------
+A node provider creates the node directory, writes `NODE_SPEC_FILE` in it (JSON, mode
+0600, the fields of `NodeSpec`) and starts `python -m elmr.agent --node-dir DIR` as
+the leader of a new process group. Everything the agent starts (Spark daemons, later
+bootstrap actions and steps) stays in that process group, so the provider can stop a
+node with one `killpg`.
+
+Heartbeat
+---------
+The agent POSTs JSON to `<server_url>` + `HEARTBEAT_PATH` at once when it starts,
+whenever its phase changes and every `heartbeat_interval_s` otherwise. The body is
+a `Heartbeat`; the answer is a `HeartbeatReply`. The agent keeps running and keeps
+retrying while the server is unreachable (a restarted server adopts its nodes).
+A reply with `shutdown: true` makes the agent stop its daemons and exit 0.
+"""
+
+from dataclasses import asdict, dataclass, field
+import json
+from pathlib import Path
+
+NODE_SPEC_FILE = "node.json"
+HEARTBEAT_PATH = "/elmr/agent/v1/heartbeat"
+
+# Phases a node's agent reports, in the order they happen.
+PHASE_BOOTSTRAPPING = "BOOTSTRAPPING"  # registered; bootstrap actions, config files
+PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # Spark daemons launched, not yet up
+PHASE_RUNNING = "RUNNING"  # every daemon of this node is up
+PHASE_FAILED = "FAILED"  # a bootstrap action or daemon failed; `message` says why
+PHASE_STOPPING = "STOPPING"  # asked to shut down, stopping daemons
+
+
+@dataclass
+class NodeSpec:
+    """What a node is; written by the provider, read once by the agent."""
+
+    server_url: str  # e.g. http://127.0.0.1:8900
+    cluster_id: str  # j-…
+    instance_id: str  # ci-…  (EMR's Instance.Id)
+    ec2_instance_id: str  # i-…
+    agent_token: str  # secret the agent sends with every heartbeat
+    role: str  # MASTER | CORE | TASK
+    instance_type: str  # m5.xlarge
+    vcpus: int  # what the Spark worker advertises (--cores)
+    memory_mib: int  # what the Spark worker advertises (--memory NNNm)
+    address: str  # the address the node's daemons bind to (127.0.0.1 on `local`)
+    spark_master_url: str  # spark://ADDR:PORT of the cluster's master node
+    ports: dict = field(default_factory=dict)
+    # MASTER: {"spark_master": P, "spark_master_ui": P}; CORE/TASK: {"spark_worker": P,
+    # "spark_worker_ui": P}. Chosen by the provider so workers know the master's
+    # address before the master is up, and all nodes can start at once.
+    heartbeat_interval_s: float = 1.0
+    spark_conf: dict = field(default_factory=dict)  # spark-defaults properties
+
+    def write(self, node_dir: Path) -> Path:
+        path = Path(node_dir) / NODE_SPEC_FILE
+        path.write_text(json.dumps(asdict(self), indent=2))
+        path.chmod(0o600)
+        return path
+
+    @classmethod
+    def read(cls, node_dir: Path) -> "NodeSpec":
+        return cls(**json.loads((Path(node_dir) / NODE_SPEC_FILE).read_text()))
+
+
+@dataclass
+class DaemonStatus:
+    name: str  # spark-master | spark-worker
+    pid: int | None
+    alive: bool
+    ui_url: str | None = None  # http://ADDR:PORT of its web UI
+    exit_code: int | None = None
+
+
+@dataclass
+class Heartbeat:
+    instance_id: str
+    agent_token: str
+    phase: str  # one of the PHASE_* constants
+    message: str = ""  # why, for PHASE_FAILED
+    agent_pid: int = 0
+    daemons: list = field(default_factory=list)  # [DaemonStatus as dict]
+    # Master node only: what its Spark master reports (from its /json/ endpoint).
+    spark_alive_workers: int | None = None
+    spark_master_ui_url: str | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+
+@dataclass
+class HeartbeatReply:
+    shutdown: bool = False
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()

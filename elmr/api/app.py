@@ -1,0 +1,105 @@
+"""The WSGI application every client talks to: EMR's JSON protocol (SigV4 signed) and
+the agents' heartbeat endpoint (node token). Thin by design: decode, authenticate,
+call one service function, encode; every error leaves through `_error_response`."""
+
+import json
+import logging
+import time
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from elmr.agent.protocol import HEARTBEAT_PATH
+from elmr.api import emr_protocol, sigv4
+from elmr.api.operations import AGENT_HEARTBEAT, EMR_OPERATIONS
+from elmr.credentials import RootCredentials
+from elmr.service.context import ServiceContext
+from elmr.service.errors import (
+    EmrError,
+    InternalServerException,
+    OperationNotImplemented,
+    ValidationException,
+)
+
+log = logging.getLogger("elmr.api")
+MAX_BODY_BYTES = 16 * 1024 * 1024  # EMR requests are small; refuse floods early
+
+
+class ElmrApp:
+    def __init__(self, ctx: ServiceContext, credentials: RootCredentials):
+        self.ctx = ctx
+        self.credentials = credentials
+        # The S3 API shares the port: what is neither EMR nor a heartbeat is S3's.
+        self.s3 = None  # set by the object store: a callable Request -> Response
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        request.max_content_length = MAX_BODY_BYTES
+        return self.dispatch(request)(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        try:
+            if request.method == "POST" and request.path == HEARTBEAT_PATH:
+                return self._heartbeat(request)
+            target = request.headers.get("X-Amz-Target", "")
+            if request.method == "POST" and target.startswith(emr_protocol.TARGET_PREFIX):
+                return self._emr(request, target[len(emr_protocol.TARGET_PREFIX):])
+            if self.s3 is not None:
+                return self.s3(request)
+            return _error_response(
+                ValidationException(f"No EMR operation at {request.method} {request.path}"),
+                status=404,
+            )
+        except EmrError as error:
+            return _error_response(error)
+        except HTTPException as error:  # e.g. body over MAX_BODY_BYTES
+            return _error_response(ValidationException(error.description or str(error)),
+                                   status=error.code or 400)
+        except Exception:
+            log.exception("unhandled error answering %s %s", request.method, request.path)
+            return _error_response(InternalServerException(
+                "elmr failed to answer this request; the server log has the details."
+            ))
+
+    def _emr(self, request: Request, operation_name: str) -> Response:
+        started = time.monotonic()
+        body = request.get_data()
+        sigv4.verify_request(
+            method=request.method,
+            path=request.path,
+            query_string=request.query_string.decode(),
+            headers=request.headers,
+            payload_sha256=sigv4.payload_hash(body),
+            secret_for_key=self.credentials.secret_for,
+            now=self.ctx.clock(),
+        )
+        operation = emr_protocol.operation_model(operation_name)
+        if operation is None:
+            raise ValidationException(f"Unknown EMR operation {operation_name}")
+        handler = EMR_OPERATIONS.get(operation_name)
+        if handler is None:
+            raise OperationNotImplemented(operation_name)
+        params = emr_protocol.decode_input(operation, body)
+        answer = handler(self.ctx, params)
+        log.info("%s answered in %.1f ms", operation_name, (time.monotonic() - started) * 1000)
+        return Response(emr_protocol.encode_output(operation, answer),
+                        content_type=emr_protocol.CONTENT_TYPE)
+
+    def _heartbeat(self, request: Request) -> Response:
+        try:
+            heartbeat = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            raise ValidationException("A heartbeat must be a JSON object.") from None
+        if not isinstance(heartbeat, dict):
+            raise ValidationException("A heartbeat must be a JSON object.")
+        reply = AGENT_HEARTBEAT(self.ctx, heartbeat)
+        return Response(json.dumps(reply), content_type="application/json")
+
+
+def _error_response(error: EmrError, status: int | None = None) -> Response:
+    return Response(
+        emr_protocol.encode_error(error),
+        status=status or error.http_status,
+        content_type=emr_protocol.CONTENT_TYPE,
+        headers={"x-amzn-ErrorType": error.code},
+    )

@@ -1,0 +1,81 @@
+"""The `elmr` command: `server` runs the server, `env` prints the shell exports that
+point the AWS CLI and boto3 at it, `demo` runs the main job end to end."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(os.environ.get("ELMR_DATA_DIR", ".elmr"))
+
+
+def _server(args) -> int:
+    from elmr.server import ServerOptions, serve
+
+    serve(ServerOptions(
+        data_dir=args.data_dir, host=args.host, port=args.port,
+        database_url=args.database_url, region=args.region,
+        max_local_nodes=args.max_local_nodes,
+    ))
+    return 0
+
+
+def _env(args) -> int:
+    from elmr import credentials
+    from elmr.server import read_server_info
+
+    info = read_server_info(args.data_dir) or {}
+    url = f"http://{args.host}:{args.port}" if args.port else info.get("url")
+    if url is None:
+        print("elmr env: no server has run on this data dir; pass --port", file=sys.stderr)
+        return 2
+    keys = credentials.load_or_create(args.data_dir)
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", keys.access_key_id),
+        ("AWS_SECRET_ACCESS_KEY", keys.secret_access_key),
+        ("AWS_DEFAULT_REGION", info.get("region", "us-east-1")),
+        ("AWS_ENDPOINT_URL_EMR", url),
+    ):
+        print(f"export {name}={value}")
+    return 0
+
+
+def _demo(args) -> int:
+    from elmr.demo import main as demo_main
+
+    return demo_main(args.demo_args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="elmr", description="EMR that you run yourself")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    server = commands.add_parser("server", help="run the elmr server")
+    server.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8900)
+    server.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+    server.add_argument("--region", default="us-east-1")
+    server.add_argument("--max-local-nodes", type=int,
+                        help="cap on nodes the local provider runs at once (default: by memory)")
+    server.set_defaults(run=_server)
+
+    env = commands.add_parser("env", help="print export lines for the AWS CLI and boto3")
+    env.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    env.add_argument("--host", default="127.0.0.1")
+    env.add_argument("--port", type=int)
+    env.set_defaults(run=_env)
+
+    demo = commands.add_parser("demo", help="run the main job: a cluster running Spark")
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

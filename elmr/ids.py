@@ -1,0 +1,36 @@
+"""Ids shaped like EMR's: j-/ig-/ci-/s- followed by 13 upper-case letters and digits,
+and EC2-style i- followed by 17 hex digits. Random, so two servers sharing one
+PostgreSQL never hand out the same id."""
+
+import secrets
+import string
+
+_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _emr_suffix(length: int = 13) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def cluster_id() -> str:
+    return "j-" + _emr_suffix()
+
+
+def instance_group_id() -> str:
+    return "ig-" + _emr_suffix()
+
+
+def instance_id() -> str:
+    return "ci-" + _emr_suffix()
+
+
+def step_id() -> str:
+    return "s-" + _emr_suffix()
+
+
+def ec2_instance_id() -> str:
+    return "i-" + secrets.token_hex(9)[:17]
+
+
+def agent_token() -> str:
+    return secrets.token_urlsafe(32)

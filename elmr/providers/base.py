@@ -1,0 +1,53 @@
+"""The node provider contract: where a node's processes run.
+
+A provider is mechanism only; the reconciler owns policy (when to launch, replace,
+give up). Every method is idempotent for a given node id, and everything a provider
+needs to find a node again lives in the checkpoint dicts it returns, which the caller
+saves in the store before the next side effect. A provider keeps no state that a
+restarted server would need: asked about a node it only knows from a checkpoint,
+`is_alive` must still answer truly.
+
+Override:
+- `allocate(node)`  -> checkpoint with at least "address" and "ports": reserve where
+  the node will listen (no process yet). Called once per node.
+- `start(spec, checkpoint)` -> checkpoint update (e.g. {"pid": …}): start the agent
+  with the NodeSpec. If a process for this node already exists (a crash between
+  starting it and saving the checkpoint), adopt it instead of starting another.
+- `stop(checkpoint, force)` -> None: ask the node's processes to stop (force: kill
+  them now). Returns at once; the caller polls `is_alive`.
+- `is_alive(checkpoint)` -> bool: does any process of this node still exist?
+- `room_for(live_nodes)` -> int | None: how many more nodes can start now, given
+  `live_nodes` of elmr's already run here (None: no limit known), so a cluster that
+  cannot fit fails fast instead of hanging.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from elmr.agent.protocol import NodeSpec
+
+
+@dataclass(frozen=True)
+class NodeRequest:
+    cluster_id: str
+    instance_id: str
+    role: str  # MASTER | CORE | TASK
+
+
+class NodeProvider(ABC):
+    name: str = "abstract"
+
+    @abstractmethod
+    def allocate(self, node: NodeRequest) -> dict: ...
+
+    @abstractmethod
+    def start(self, spec: NodeSpec, checkpoint: dict) -> dict: ...
+
+    @abstractmethod
+    def stop(self, checkpoint: dict, force: bool = False) -> None: ...
+
+    @abstractmethod
+    def is_alive(self, checkpoint: dict) -> bool: ...
+
+    def room_for(self, live_nodes: int) -> int | None:
+        return None

@@ -1,0 +1,145 @@
+"""The embedded node provider: every node is a process group on this host, with its
+own directory under DATA_DIR/nodes and its own loopback ports.
+
+The agent is started as the leader of a new session (`start_new_session=True`), so
+the node's processes survive the server being killed, a restarted server finds them
+again from the checkpoint (pid), and `killpg` reaches everything the node started.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from elmr.agent.protocol import NodeSpec
+from elmr.providers.base import NodeProvider, NodeRequest
+
+# What one node costs the host (agent, a Spark daemon JVM and headroom): the
+# capacity check divides available memory by it.
+MEMORY_PER_NODE_MIB = 768
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
+def _ports_for(role: str) -> dict:
+    if role == "MASTER":
+        return {"spark_master": free_port(), "spark_master_ui": free_port()}
+    return {"spark_worker": free_port(), "spark_worker_ui": free_port()}
+
+
+def _available_memory_mib() -> int:
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def _agent_command(node_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "elmr.agent", "--node-dir", str(node_dir)]
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")
+
+
+def _stat_fields(pid: str) -> list[str]:
+    """/proc/PID/stat after the command name: [state, ppid, pgrp, …]."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def process_group_alive(pgid: int) -> bool:
+    """Does the group have a member that is not a zombie? Orphaned node processes are
+    reparented to PID 1, which does not always reap them, so a plain killpg(pgid, 0)
+    would call a finished node alive forever."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+                return True
+    return False
+
+
+def _find_agent_pid(node_dir: Path) -> int | None:
+    """A live agent already started for this node dir (adopt it, never start two)."""
+    wanted = _agent_command(node_dir)[1:]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _cmdline(int(entry.name))[1:len(wanted) + 1] == wanted:
+            return int(entry.name)
+    return None
+
+
+class LocalProvider(NodeProvider):
+    name = "local"
+
+    def __init__(self, data_dir: Path, max_nodes: int | None = None):
+        self.nodes_dir = Path(data_dir) / "nodes"
+        self.max_nodes = max_nodes
+        self._children: dict[int, subprocess.Popen] = {}  # to reap what we started
+
+    def allocate(self, node: NodeRequest) -> dict:
+        node_dir = self.nodes_dir / node.cluster_id / node.instance_id
+        (node_dir / "logs").mkdir(parents=True, exist_ok=True)
+        return {"node_dir": str(node_dir), "address": "127.0.0.1", "ports": _ports_for(node.role)}
+
+    def start(self, spec: NodeSpec, checkpoint: dict) -> dict:
+        node_dir = Path(checkpoint["node_dir"])
+        existing = _find_agent_pid(node_dir)
+        if existing is not None:
+            return {"pid": existing, "pgid": os.getpgid(existing)}
+        spec.write(node_dir)
+        with open(node_dir / "logs" / "agent.out", "ab") as output:
+            process = subprocess.Popen(
+                _agent_command(node_dir), cwd=node_dir, stdin=subprocess.DEVNULL,
+                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self._children[process.pid] = process
+        return {"pid": process.pid, "pgid": process.pid}
+
+    def stop(self, checkpoint: dict, force: bool = False) -> None:
+        pgid = checkpoint.get("pgid")
+        if pgid is None:
+            return
+        try:
+            os.killpg(pgid, signal.SIGKILL if force else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def is_alive(self, checkpoint: dict) -> bool:
+        pgid = checkpoint.get("pgid")
+        if pgid is None:
+            return False
+        self._reap(checkpoint.get("pid"))
+        return process_group_alive(pgid)
+
+    def _reap(self, pid: int | None) -> None:
+        """An exited agent we started stays a zombie in its group until reaped."""
+        child = self._children.get(pid)
+        if child is not None and child.poll() is not None:
+            del self._children[pid]
+
+    def room_for(self, live_nodes: int) -> int | None:
+        if self.max_nodes is not None:
+            return max(0, self.max_nodes - live_nodes)
+        # Available memory already excludes the live nodes' processes.
+        return _available_memory_mib() // MEMORY_PER_NODE_MIB

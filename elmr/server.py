@@ -1,0 +1,92 @@
+"""`elmr server`: wires the boxes together (store, service context, control loop
+with the local provider, WSGI app) and serves on one loopback port. The server holds
+nothing that is not in the store: kill it at any moment, start it again on the same
+data dir, and it carries on with the nodes it finds."""
+
+import json
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from elmr import credentials
+from elmr.api.app import ElmrApp
+from elmr.control.actuator import Actuator
+from elmr.control.loop import ControlLoop
+from elmr.control.reconciler import Reconciler
+from elmr.providers.local import LocalProvider
+from elmr.service.context import ServiceContext, utc_now
+from elmr.store.db import Store, sqlite_url
+
+SERVER_INFO_FILE = "server.json"
+log = logging.getLogger("elmr.server")
+
+
+@dataclass
+class ServerOptions:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8900
+    database_url: str | None = None
+    region: str = "us-east-1"
+    max_local_nodes: int | None = None
+
+
+def _configure_logging(data_dir: Path) -> None:
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_dir / "server.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
+
+
+def serve(options: ServerOptions) -> None:
+    data_dir = options.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _configure_logging(data_dir)
+    root_credentials = credentials.load_or_create(data_dir)
+    store = Store.open(options.database_url or sqlite_url(data_dir))
+    ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
+    http_server = make_server(options.host, options.port, ElmrApp(ctx, root_credentials),
+                              threaded=True)
+    server_url = f"http://{options.host}:{http_server.server_port}"
+
+    provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
+    loop = ControlLoop(Reconciler(store, provider, utc_now), Actuator(store, provider, server_url))
+    ctx.wake_reconciler = loop.wake
+    loop.start()
+    _write_server_info(data_dir, server_url, options.region)
+    _stop_on_signals(http_server)
+    log.info("elmr server listening on %s (data dir %s)", server_url, data_dir)
+    print(f"elmr server listening on {server_url} (data dir {data_dir})", flush=True)
+    try:
+        http_server.serve_forever()
+    finally:
+        loop.stop()
+        store.close()
+
+
+def _write_server_info(data_dir: Path, server_url: str, region: str) -> None:
+    info = {"url": server_url, "pid": os.getpid(), "region": region}
+    (data_dir / SERVER_INFO_FILE).write_text(json.dumps(info))
+
+
+def read_server_info(data_dir: Path) -> dict | None:
+    path = Path(data_dir) / SERVER_INFO_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _stop_on_signals(http_server) -> None:
+    """SIGTERM/SIGINT stop serving; the nodes keep running, as after a crash, and
+    the next server on this data dir adopts them."""
+    def _shutdown(_signum, _frame):
+        threading.Thread(target=http_server.shutdown, daemon=True).start()
+    signal.signal(signal.SIGTERM, _shutdown)
+    signal.signal(signal.SIGINT, _shutdown)

@@ -1,0 +1,29 @@
+"""What every service function is handed: the store, the clock, and a way to wake
+the reconciler after recording intent (so a new cluster starts at once instead of
+at the next periodic pass)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from elmr.store.db import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class ServiceContext:
+    store: Store
+    data_dir: Path
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    clock: Callable[[], datetime] = utc_now
+    wake_reconciler: Callable[[], None] = field(default=lambda: None)
+
+    def cluster_arn(self, cluster_id: str) -> str:
+        return (
+            f"arn:aws:elasticmapreduce:{self.region}:{self.account_id}:cluster/{cluster_id}"
+        )

@@ -1,0 +1,75 @@
+"""Opening the store: the engine (SQLite in the data dir by default, any SQLAlchemy
+URL such as postgresql+psycopg://… otherwise), the schema brought to Alembic's head,
+and `Store.transaction()`, the one way code reads and writes rows.
+"""
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir) / 'elmr.db'}"
+
+
+def _serialise_sqlite_writers(engine: Engine) -> None:
+    """SQLite allows one writer. Taking the write lock when a transaction begins
+    (BEGIN IMMEDIATE) makes a concurrent writer wait on busy_timeout instead of
+    failing half-way with 'database is locked'; WAL lets readers go on meanwhile."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            _serialise_sqlite_writers(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> "Store":
+        store = cls(url)
+        upgrade_schema(store.engine)
+        return store
+
+    @contextmanager
+    def transaction(self):
+        """One unit of work: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["Store", "Session", "sqlite_url", "upgrade_schema"]

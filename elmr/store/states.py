@@ -1,0 +1,90 @@
+"""EMR's state machines as tables, and the one function that moves a row.
+
+Every legal edge is listed with why it happens; `transition()` refuses any other
+move, so a bug shows up as an error instead of a cluster in an impossible state.
+It also stamps EMR's timeline (ready / ended) and the StateChangeReason.
+"""
+
+from datetime import datetime
+
+CLUSTER_TERMINAL = {"TERMINATED", "TERMINATED_WITH_ERRORS"}
+CLUSTER_ACTIVE = {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"}
+
+CLUSTER_EDGES = {
+    # The reconciler launched every node it asked for; they run bootstrap actions.
+    ("STARTING", "BOOTSTRAPPING"),
+    # Every node's daemons are up and the Spark master sees every worker.
+    ("BOOTSTRAPPING", "RUNNING"),
+    # A step started (the steps issue) while the cluster was idle.
+    ("WAITING", "RUNNING"),
+    # No step is pending or running and the cluster is kept alive.
+    ("RUNNING", "WAITING"),
+    # Asked to terminate (user, steps done, step failure, node failure, idle
+    # timeout); nodes are being stopped. Allowed from every live state.
+    ("STARTING", "TERMINATING"),
+    ("BOOTSTRAPPING", "TERMINATING"),
+    ("RUNNING", "TERMINATING"),
+    ("WAITING", "TERMINATING"),
+    # Every node is gone; the reason chosen on entering TERMINATING decides which.
+    ("TERMINATING", "TERMINATED"),
+    ("TERMINATING", "TERMINATED_WITH_ERRORS"),
+}
+
+GROUP_EDGES = {
+    ("PROVISIONING", "BOOTSTRAPPING"),  # its nodes are up and registering
+    ("BOOTSTRAPPING", "RUNNING"),  # its nodes run their daemons
+    ("PROVISIONING", "RUNNING"),  # a group whose nodes came up between two passes
+    ("RUNNING", "RESIZING"),  # a node is being replaced or added
+    ("RESIZING", "RUNNING"),  # the group has its requested count again
+    ("PROVISIONING", "TERMINATED"),  # the cluster ended before the group came up
+    ("BOOTSTRAPPING", "TERMINATED"),
+    ("RUNNING", "TERMINATED"),
+    ("RESIZING", "TERMINATED"),
+}
+
+INSTANCE_EDGES = {
+    ("PROVISIONING", "BOOTSTRAPPING"),  # the agent's first heartbeat arrived
+    ("BOOTSTRAPPING", "RUNNING"),  # the node's daemons answer
+    ("PROVISIONING", "RUNNING"),  # first heartbeat already says RUNNING
+    ("PROVISIONING", "TERMINATED"),  # stopped, or failed to start
+    ("BOOTSTRAPPING", "TERMINATED"),
+    ("RUNNING", "TERMINATED"),
+}
+
+_EDGES_BY_KIND = {
+    "Cluster": CLUSTER_EDGES,
+    "InstanceGroup": GROUP_EDGES,
+    "Instance": INSTANCE_EDGES,
+}
+_READY_STATES = {"WAITING", "RUNNING"}
+_ENDED_STATES = CLUSTER_TERMINAL | {"TERMINATED"}
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+def transition(
+    row, new_state: str, now: datetime, code: str | None = None, message: str | None = None
+) -> bool:
+    """Move `row` (a Cluster, InstanceGroup or Instance) to `new_state`.
+
+    Returns False (and changes nothing) when the row is already there, so callers
+    stay idempotent; raises IllegalTransition for a move the table does not list.
+    """
+    if row.state == new_state:
+        return False
+    edges = _EDGES_BY_KIND[type(row).__name__]
+    if (row.state, new_state) not in edges:
+        raise IllegalTransition(
+            f"{type(row).__name__} {row.id}: {row.state} -> {new_state} is not allowed"
+        )
+    row.state = new_state
+    if code is not None or message is not None:
+        row.state_reason_code = code
+        row.state_reason_message = message
+    if new_state in _READY_STATES and row.ready_at is None:
+        row.ready_at = now
+    if new_state in _ENDED_STATES:
+        row.ended_at = now
+    return True

@@ -1,0 +1,182 @@
+"""Real clusters: every node is a process group running the elmr agent and a real
+Spark daemon, created and managed through boto3 and the AWS CLI."""
+
+import json
+import os
+import signal
+import sqlite3
+import urllib.request
+
+import pytest
+
+from conftest import alive_group, wait_for
+
+pytestmark = pytest.mark.slow
+
+THREE_NODES = {
+    "Name": "spark-cluster",
+    "ReleaseLabel": "emr-7.2.0",
+    "Applications": [{"Name": "Spark"}],
+    "Instances": {
+        "InstanceGroups": [
+            {"Name": "Primary", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1},
+            {"Name": "Core", "InstanceRole": "CORE", "InstanceType": "m5.xlarge", "InstanceCount": 2},
+        ],
+        "KeepJobFlowAliveWhenNoSteps": True,
+    },
+}
+FAST_WAITER = {"Delay": 1, "MaxAttempts": 120}
+
+
+def spark_master_status(cluster: dict) -> dict:
+    spark = next(app for app in cluster["Applications"] if app["Name"] == "Spark")
+    ui_url = spark["AdditionalInfo"]["SparkMasterWebUiUrl"]
+    with urllib.request.urlopen(ui_url + "/json/", timeout=10) as answer:
+        return json.load(answer)
+
+
+def node_groups_by_instance(server, cluster_id: str) -> dict[str, int]:
+    """Each node's process group, read from the store (what the provider saved)."""
+    with sqlite3.connect(server.data_dir / "elmr.db") as db:
+        rows = db.execute(
+            "SELECT id, provider_state FROM instances WHERE cluster_id = ?", (cluster_id,)
+        ).fetchall()
+    states = {node_id: json.loads(state) for node_id, state in rows}
+    return {node_id: state["pgid"] for node_id, state in states.items() if "pgid" in state}
+
+
+def node_groups_of(server, cluster_id: str) -> list[int]:
+    return list(node_groups_by_instance(server, cluster_id).values())
+
+
+@pytest.fixture(scope="module")
+def waiting_cluster(server):
+    """One 1 master + 2 core cluster shared by the read-only tests of this module."""
+    emr = server.client()
+    cluster_id = emr.run_job_flow(**THREE_NODES)["JobFlowId"]
+    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
+    yield cluster_id
+    emr.terminate_job_flows(JobFlowIds=[cluster_id])
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
+
+
+def test_cluster_reaches_waiting_with_real_spark_daemons(server, waiting_cluster):
+    cluster = server.client().describe_cluster(ClusterId=waiting_cluster)["Cluster"]
+    assert cluster["Status"]["State"] == "WAITING"
+    assert cluster["Status"]["StateChangeReason"]["Message"] == "Cluster ready to run steps."
+    assert cluster["Status"]["Timeline"]["ReadyDateTime"] >= cluster["Status"]["Timeline"]["CreationDateTime"]
+    assert cluster["MasterPublicDnsName"] == "127.0.0.1"
+    status = spark_master_status(cluster)
+    alive = [w for w in status["workers"] if w["state"] == "ALIVE"]
+    assert status["status"] == "ALIVE" and len(alive) == 2
+    assert all(w["cores"] == 4 and w["memory"] == 16 * 1024 for w in alive)  # m5.xlarge
+
+
+def test_instances_and_groups_report_running_nodes(server, waiting_cluster):
+    emr = server.client()
+    instances = emr.list_instances(ClusterId=waiting_cluster)["Instances"]
+    assert len(instances) == 3
+    assert all(i["Status"]["State"] == "RUNNING" for i in instances)
+    assert all(i["Id"].startswith("ci-") and i["Ec2InstanceId"].startswith("i-") for i in instances)
+    groups = emr.list_instance_groups(ClusterId=waiting_cluster)["InstanceGroups"]
+    assert {g["InstanceGroupType"]: g["RunningInstanceCount"] for g in groups} == {"MASTER": 1, "CORE": 2}
+    assert all(g["Status"]["State"] == "RUNNING" for g in groups)
+    core = next(g for g in groups if g["InstanceGroupType"] == "CORE")
+    only_core = emr.list_instances(ClusterId=waiting_cluster, InstanceGroupId=core["Id"])["Instances"]
+    assert len(only_core) == 2
+    assert len(emr.list_instances(ClusterId=waiting_cluster, InstanceGroupTypes=["MASTER"])["Instances"]) == 1
+    assert emr.list_instances(ClusterId=waiting_cluster, InstanceStates=["TERMINATED"])["Instances"] == []
+    paginated = [i for page in emr.get_paginator("list_instances").paginate(ClusterId=waiting_cluster)
+                 for i in page["Instances"]]
+    assert len(paginated) == 3
+
+
+def test_each_node_is_its_own_process_group(server, waiting_cluster):
+    groups = node_groups_of(server, waiting_cluster)
+    assert len(set(groups)) == 3 and all(alive_group(g) for g in groups)
+
+
+def test_termination_protection_refuses_then_allows(server):
+    emr = server.client()
+    protected = {**THREE_NODES, "Name": "protected", "Instances": {
+        "MasterInstanceType": "m5.xlarge", "InstanceCount": 1,
+        "KeepJobFlowAliveWhenNoSteps": True, "TerminationProtected": True}}
+    cluster_id = emr.run_job_flow(**protected)["JobFlowId"]
+    with pytest.raises(emr.exceptions.ClientError, match="termination protected") as refused:
+        emr.terminate_job_flows(JobFlowIds=[cluster_id])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"] not in (
+        "TERMINATING", "TERMINATED")
+    emr.set_termination_protection(JobFlowIds=[cluster_id], TerminationProtected=False)
+    emr.terminate_job_flows(JobFlowIds=[cluster_id])
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
+    reason = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["StateChangeReason"]
+    assert reason == {"Code": "USER_REQUEST", "Message": "Terminated by user request"}
+    assert not any(alive_group(g) for g in node_groups_of(server, cluster_id))
+
+
+def test_cluster_without_steps_terminates_itself_when_not_kept_alive(server):
+    emr = server.client()
+    request = {**THREE_NODES, "Name": "auto-terminate", "Instances": {
+        "MasterInstanceType": "m5.xlarge", "InstanceCount": 1}}
+    cluster_id = emr.run_job_flow(**request)["JobFlowId"]
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
+    cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
+    assert cluster["Status"]["State"] == "TERMINATED"
+    assert cluster["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
+    nodes = emr.list_instances(ClusterId=cluster_id)["Instances"]
+    assert nodes and all(n["Status"]["State"] == "TERMINATED" for n in nodes)
+    assert cluster["NormalizedInstanceHours"] == 8  # one m5.xlarge, under an hour
+
+
+def test_cluster_bigger_than_the_host_fails_fast(server):
+    emr = server.client()
+    huge = {**THREE_NODES, "Name": "huge", "Instances": {
+        "MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge", "InstanceCount": 500}}
+    cluster_id = emr.run_job_flow(**huge)["JobFlowId"]
+    cluster = wait_for(lambda: (c := emr.describe_cluster(ClusterId=cluster_id)["Cluster"])
+                       ["Status"]["State"] == "TERMINATED_WITH_ERRORS" and c, 15,
+                       what="the oversized cluster to fail")
+    assert "500" in cluster["Status"]["StateChangeReason"]["Message"]
+    assert emr.list_instances(ClusterId=cluster_id)["Instances"] == []
+
+
+def test_aws_cli_create_describe_wait_terminate(server):
+    created = json.loads(server.aws(
+        "emr", "create-cluster", "--name", "demo", "--release-label", "emr-7.2.0",
+        "--applications", "Name=Spark", "--instance-type", "m5.xlarge", "--instance-count", "3",
+        "--no-auto-terminate",
+    ).stdout)
+    cluster_id = created["ClusterId"]
+    server.aws("emr", "wait", "cluster-running", "--cluster-id", cluster_id)
+    described = json.loads(server.aws("emr", "describe-cluster", "--cluster-id", cluster_id).stdout)
+    assert described["Cluster"]["Status"]["State"] == "WAITING"
+    listed = json.loads(server.aws("emr", "list-clusters", "--active").stdout)
+    assert cluster_id in {c["Id"] for c in listed["Clusters"]}
+    instances = json.loads(server.aws("emr", "list-instances", "--cluster-id", cluster_id).stdout)
+    assert len(instances["Instances"]) == 3
+    groups = json.loads(server.aws("emr", "list-instance-groups", "--cluster-id", cluster_id).stdout)
+    assert {g["InstanceGroupType"] for g in groups["InstanceGroups"]} == {"MASTER", "CORE"}
+    server.aws("emr", "terminate-clusters", "--cluster-ids", cluster_id)
+    server.aws("emr", "wait", "cluster-terminated", "--cluster-id", cluster_id)
+    assert not any(alive_group(g) for g in node_groups_of(server, cluster_id))
+
+
+def test_lost_core_node_is_reported_and_replaced(server):
+    emr = server.client()
+    cluster_id = emr.run_job_flow(**{**THREE_NODES, "Name": "lossy"})["JobFlowId"]
+    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
+    core = emr.list_instances(ClusterId=cluster_id, InstanceGroupTypes=["CORE"])["Instances"][0]
+    pgid = node_groups_by_instance(server, cluster_id)[core["Id"]]
+    os.killpg(pgid, signal.SIGKILL)
+
+    def lost_and_replaced():
+        nodes = emr.list_instances(ClusterId=cluster_id)["Instances"]
+        lost = [n for n in nodes if n["Id"] == core["Id"] and n["Status"]["State"] == "TERMINATED"]
+        running = [n for n in nodes if n["Status"]["State"] == "RUNNING"]
+        return lost and len(running) == 3 and lost[0]
+    lost = wait_for(lost_and_replaced, 90, 0.5, "the lost node to be replaced")
+    assert lost["Status"]["StateChangeReason"]["Code"] == "INSTANCE_FAILURE"
+    assert emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"] == "WAITING"
+    emr.terminate_job_flows(JobFlowIds=[cluster_id])
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)

@@ -1,0 +1,182 @@
+"""The wire: SigV4, validation against botocore's model, EMR's error shapes, and
+operations elmr does not implement. Quick: no cluster gets a node here."""
+
+import json
+import urllib.request
+
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import ElmrServer
+
+SMALL_CLUSTER = {
+    "Name": "protocol",
+    "ReleaseLabel": "emr-7.2.0",
+    "Instances": {"MasterInstanceType": "m5.xlarge", "InstanceCount": 1,
+                  "KeepJobFlowAliveWhenNoSteps": True},
+}
+
+
+def unvalidated(server: ElmrServer):
+    """A client that sends what it is given, so the server's own checks are tested."""
+    return server.client(config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+
+
+def error_of(call, *args, **kwargs) -> dict:
+    with pytest.raises(ClientError) as raised:
+        call(*args, **kwargs)
+    return {**raised.value.response["Error"],
+            "HTTPStatusCode": raised.value.response["ResponseMetadata"]["HTTPStatusCode"]}
+
+
+def cluster_count(server: ElmrServer) -> int:
+    return len(server.client().list_clusters()["Clusters"])
+
+
+def test_wrong_secret_is_refused_and_does_nothing(server):
+    before = cluster_count(server)
+    forged = server.client(secret_access_key="not-the-secret")
+    error = error_of(forged.run_job_flow, **SMALL_CLUSTER)
+    assert error["Code"] == "InvalidSignatureException"
+    assert error["HTTPStatusCode"] in (400, 403)
+    assert cluster_count(server) == before
+
+
+def test_unknown_access_key_is_refused(server):
+    stranger = server.client(access_key_id="AKIAUNKNOWNUNKNOWN00")
+    error = error_of(stranger.list_clusters)
+    assert error["Code"] == "UnrecognizedClientException"
+
+
+def test_unsigned_request_is_refused(server):
+    request = urllib.request.Request(
+        server.url + "/", data=b"{}", method="POST",
+        headers={"X-Amz-Target": "ElasticMapReduce.ListClusters",
+                 "Content-Type": "application/x-amz-json-1.1"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=10)
+    body = json.loads(raised.value.read())
+    assert raised.value.code in (400, 403)
+    assert "Missing" in body["__type"] and "Traceback" not in json.dumps(body)
+
+
+def test_missing_required_field_names_the_field(server):
+    error = error_of(unvalidated(server).run_job_flow, Instances=SMALL_CLUSTER["Instances"])
+    assert error["Code"] == "ValidationException"
+    assert "Name" in error["Message"]
+
+
+def test_wrong_type_names_the_field(server):
+    error = error_of(unvalidated(server).run_job_flow, **{**SMALL_CLUSTER, "StepConcurrencyLevel": "two"})
+    assert error["Code"] == "ValidationException"
+    assert "StepConcurrencyLevel" in error["Message"]
+
+
+def test_bad_enum_value_names_the_field(server):
+    instances = {"InstanceGroups": [
+        {"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1, "Market": "CHEAP"}
+    ]}
+    error = error_of(unvalidated(server).run_job_flow, Name="x", Instances=instances)
+    assert error["Code"] == "ValidationException"
+    assert "market" in error["Message"] and "ON_DEMAND" in error["Message"]
+
+
+def test_too_long_name_is_refused(server):
+    error = error_of(unvalidated(server).run_job_flow, **{**SMALL_CLUSTER, "Name": "n" * 257})
+    assert error["Code"] == "ValidationException" and "name" in error["Message"]
+
+
+def test_body_that_is_not_json_is_a_validation_error(server):
+    emr = server.client()
+    emr.meta.events.register("before-sign.emr.ListClusters",
+                             lambda request, **_: setattr(request, "data", b"{not json"))
+    error = error_of(emr.list_clusters)
+    assert error["Code"] == "ValidationException"
+
+
+@pytest.mark.parametrize("change, message_part", [
+    ({"ReleaseLabel": "emr-99.0.0"}, "release label"),
+    ({"Instances": {"MasterInstanceType": "m5.enormous", "InstanceCount": 1}}, "m5.enormous"),
+    ({"Applications": [{"Name": "Presto"}]}, "Presto"),
+    ({"Instances": {"InstanceGroups": [
+        {"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1},
+        {"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}]}}, "MASTER"),
+    ({"Instances": {"InstanceGroups": [
+        {"InstanceRole": "CORE", "InstanceType": "m5.xlarge", "InstanceCount": 2}]}}, "MASTER"),
+    ({"StepConcurrencyLevel": 0}, "StepConcurrencyLevel"),
+    ({"AutoTerminationPolicy": {"IdleTimeout": 5}}, "IdleTimeout"),
+])
+def test_run_job_flow_refuses_what_emr_refuses(server, change, message_part):
+    before = cluster_count(server)
+    error = error_of(unvalidated(server).run_job_flow, **{**SMALL_CLUSTER, **change})
+    assert error["Code"] == "ValidationException"
+    assert message_part in error["Message"]
+    assert cluster_count(server) == before
+
+
+@pytest.mark.parametrize("operation", ["CreateStudio", "AddInstanceFleet", "StartNotebookExecution"])
+def test_unimplemented_operation_says_which(server, operation):
+    model = botocore.session.get_session().get_service_model("emr").operation_model(operation)
+    minimal = {name: "x" for name in model.input_shape.required_members}
+    emr = unvalidated(server)
+    error = error_of(getattr(emr, botocore.xform_name(operation)), **minimal)
+    assert operation in error["Message"]
+    assert error["HTTPStatusCode"] == 400
+
+
+@pytest.mark.parametrize("call, kwargs", [
+    ("describe_cluster", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("list_instance_groups", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("list_instances", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("list_bootstrap_actions", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("modify_cluster", {"ClusterId": "j-NOSUCHCLUSTER1", "StepConcurrencyLevel": 2}),
+    ("get_auto_termination_policy", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("put_auto_termination_policy", {"ClusterId": "j-NOSUCHCLUSTER1",
+                                     "AutoTerminationPolicy": {"IdleTimeout": 600}}),
+    ("remove_auto_termination_policy", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("get_managed_scaling_policy", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("remove_managed_scaling_policy", {"ClusterId": "j-NOSUCHCLUSTER1"}),
+    ("add_tags", {"ResourceId": "j-NOSUCHCLUSTER1", "Tags": [{"Key": "a", "Value": "b"}]}),
+    ("remove_tags", {"ResourceId": "j-NOSUCHCLUSTER1", "TagKeys": ["a"]}),
+])
+def test_unknown_cluster_is_an_invalid_request(emr, call, kwargs):
+    error = error_of(getattr(emr, call), **kwargs)
+    assert error["Code"] == "InvalidRequestException"
+    assert "j-NOSUCHCLUSTER1" in error["Message"]
+
+
+@pytest.mark.parametrize("call", [
+    "terminate_job_flows", "set_termination_protection", "set_visible_to_all_users",
+    "set_keep_job_flow_alive_when_no_steps",
+])
+def test_unknown_job_flow_is_a_validation_error(emr, call):
+    flag = {
+        "set_termination_protection": {"TerminationProtected": True},
+        "set_visible_to_all_users": {"VisibleToAllUsers": True},
+        "set_keep_job_flow_alive_when_no_steps": {"KeepJobFlowAliveWhenNoSteps": True},
+    }.get(call, {})
+    error = error_of(getattr(emr, call), JobFlowIds=["j-NOSUCHCLUSTER1"], **flag)
+    assert error["Code"] == "ValidationException"
+    assert "j-NOSUCHCLUSTER1" in error["Message"]
+
+
+def test_bad_marker_is_an_invalid_request(emr):
+    error = error_of(emr.list_clusters, Marker="definitely-not-a-marker")
+    assert error["Code"] == "InvalidRequestException"
+
+
+def test_release_catalog_over_the_wire(emr):
+    labels = emr.list_release_labels()["ReleaseLabels"]
+    assert "emr-7.2.0" in labels
+    described = emr.describe_release_label(ReleaseLabel="emr-7.2.0")
+    spark = [app for app in described["Applications"] if app["Name"].lower() == "spark"]
+    assert spark and spark[0]["Version"].startswith("4.")
+    types = emr.list_supported_instance_types(ReleaseLabel="emr-7.2.0")["SupportedInstanceTypes"]
+    m5 = next(t for t in types if t["Type"] == "m5.xlarge")
+    assert (m5["VCPU"], m5["MemoryGB"]) == (4, 16.0)
+    assert error_of(emr.describe_release_label, ReleaseLabel="emr-0.0.1")["Code"] == "ValidationException"
+    assert error_of(emr.list_supported_instance_types,
+                    ReleaseLabel="emr-0.0.1")["Code"] == "ValidationException"
