@@ -97,7 +97,7 @@ class ElmrServer:
             region_name="us-east-1",
             aws_access_key_id=overrides.pop("access_key_id", self.access_key_id),
             aws_secret_access_key=overrides.pop("secret_access_key", self.secret_access_key),
-            config=Config(retries={"max_attempts": 1}, read_timeout=60),
+            config=overrides.pop("config", Config(retries={"max_attempts": 1}, read_timeout=60)),
             **overrides,
         )
 

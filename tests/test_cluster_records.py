@@ -185,7 +185,9 @@ def test_describe_job_flows_speaks_the_old_vocabulary(no_room, recorded):
 
 def test_list_clusters_pages_filters_and_paginator(no_room):
     emr = no_room.client()
-    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    # CreatedAfter travels as whole epoch seconds: start on a fresh second.
+    started = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    wait_for(lambda: datetime.now(timezone.utc) >= started, 2, 0.01, "the next second")
     made = {emr.run_job_flow(Name=f"page-{n}", Instances={
         "MasterInstanceType": "m5.xlarge", "InstanceCount": 1})["JobFlowId"] for n in range(55)}
     first = emr.list_clusters(CreatedAfter=started)

@@ -66,7 +66,7 @@ class ElmrApp:
         body = request.get_data()
         sigv4.verify_request(
             method=request.method,
-            path=request.path,
+            raw_path=raw_path(request),
             query_string=request.query_string.decode(),
             headers=request.headers,
             payload_sha256=sigv4.payload_hash(body),
@@ -94,6 +94,15 @@ class ElmrApp:
             raise ValidationException("A heartbeat must be a JSON object.")
         reply = AGENT_HEARTBEAT(self.ctx, heartbeat)
         return Response(json.dumps(reply), content_type="application/json")
+
+
+def raw_path(request: Request) -> str:
+    """The path exactly as the client sent it (still URI-encoded), which is what
+    the client signed; werkzeug's request.path is already decoded."""
+    raw_uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw_uri:
+        return raw_uri.split("?", 1)[0]
+    return request.environ.get("PATH_INFO", "/")
 
 
 def _error_response(error: EmrError, status: int | None = None) -> Response:

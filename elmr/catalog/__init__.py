@@ -1,0 +1,81 @@
+"""The catalog: EC2-like instance types and EMR release labels, read once from the
+JSON files beside this module. Plain data, no EMR errors: callers decide what an
+unknown name means."""
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    type: str
+    family: str
+    vcpu: int
+    memory_gib: float
+    storage_gb: int
+    number_of_disks: int
+    on_demand_usd_per_hour: float
+    architecture: str
+    is_64bits_only: bool
+    ebs_optimized_available: bool
+    ebs_optimized_by_default: bool
+    ebs_storage_only: bool
+    normalization_factor: int
+
+    @property
+    def memory_mib(self) -> int:
+        return int(self.memory_gib * 1024)
+
+
+@dataclass(frozen=True)
+class Release:
+    label: str
+    applications: dict  # name -> the version elmr really runs
+    os_releases: tuple
+
+
+def _load(name: str) -> dict:
+    return json.loads(resources.files(__package__).joinpath(name).read_text())
+
+
+@lru_cache(maxsize=1)
+def _instance_types() -> dict[str, InstanceType]:
+    entries = _load("instance_types.json")["instance_types"]
+    return {entry["type"]: InstanceType(**entry) for entry in entries}
+
+
+@lru_cache(maxsize=1)
+def _releases() -> tuple[dict[str, Release], str]:
+    data = _load("releases.json")
+    releases = {
+        entry["label"]: Release(entry["label"], dict(data["applications"]), tuple(entry["os_releases"]))
+        for entry in data["releases"]
+    }
+    return releases, data["default_release_label"]
+
+
+def instance_type(name: str) -> InstanceType | None:
+    return _instance_types().get(name)
+
+
+def instance_types() -> list[InstanceType]:
+    return list(_instance_types().values())
+
+
+def release(label: str) -> Release | None:
+    return _releases()[0].get(label)
+
+
+def releases() -> list[Release]:
+    """Newest first, as ListReleaseLabels answers."""
+    return sorted(_releases()[0].values(), key=_version_key, reverse=True)
+
+
+def default_release_label() -> str:
+    return _releases()[1]
+
+
+def _version_key(release: Release) -> tuple:
+    return tuple(int(part) for part in release.label.removeprefix("emr-").split("."))
