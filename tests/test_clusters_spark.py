@@ -148,6 +148,9 @@ def test_aws_cli_create_describe_wait_terminate(server):
         "--no-auto-terminate",
     ).stdout)
     cluster_id = created["ClusterId"]
+    # The CLI's waiters poll every 30 s; wait here first so their first check succeeds.
+    emr = server.client()
+    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
     server.aws("emr", "wait", "cluster-running", "--cluster-id", cluster_id)
     described = json.loads(server.aws("emr", "describe-cluster", "--cluster-id", cluster_id).stdout)
     assert described["Cluster"]["Status"]["State"] == "WAITING"
@@ -155,9 +158,11 @@ def test_aws_cli_create_describe_wait_terminate(server):
     assert cluster_id in {c["Id"] for c in listed["Clusters"]}
     instances = json.loads(server.aws("emr", "list-instances", "--cluster-id", cluster_id).stdout)
     assert len(instances["Instances"]) == 3
-    groups = json.loads(server.aws("emr", "list-instance-groups", "--cluster-id", cluster_id).stdout)
-    assert {g["InstanceGroupType"] for g in groups["InstanceGroups"]} == {"MASTER", "CORE"}
+    # AWS CLI v1 has no list-instance-groups; its describe-cluster calls
+    # ListInstanceGroups itself and merges the groups in.
+    assert {g["InstanceGroupType"] for g in described["Cluster"]["InstanceGroups"]} == {"MASTER", "CORE"}
     server.aws("emr", "terminate-clusters", "--cluster-ids", cluster_id)
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
     server.aws("emr", "wait", "cluster-terminated", "--cluster-id", cluster_id)
     assert not any(alive_group(g) for g in node_groups_of(server, cluster_id))
 

@@ -1,0 +1,62 @@
+"""Child processes of the agent (Spark daemons): started in the agent's own process
+group, so the provider's killpg reaches them too; watched; stopped politely, then
+killed after a grace period."""
+
+import logging
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("elmr.agent.daemons")
+
+
+@dataclass
+class Daemon:
+    name: str  # spark-master | spark-worker
+    command: list
+    env: dict
+    log_path: Path
+    ui_url: str
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as output:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=output, stderr=subprocess.STDOUT,
+            )
+        log.info("started %s as pid %s: %s", self.name, self.process.pid, " ".join(self.command))
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def status(self) -> dict:
+        code = self.exit_code()
+        return {"name": self.name, "pid": self.process.pid if self.process else None,
+                "alive": self.process is not None and code is None,
+                "ui_url": self.ui_url, "exit_code": code}
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_all(daemons: list[Daemon], grace_s: float = 10.0) -> None:
+    """SIGTERM every live daemon, then SIGKILL whichever outlives the grace period."""
+    running = [d for d in daemons if d.exit_code() is None and d.process is not None]
+    for daemon in running:
+        daemon.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for daemon in running:
+        try:
+            daemon.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s ignored SIGTERM for %.0f s; killing it", daemon.name, grace_s)
+            daemon.process.kill()
+            daemon.process.wait()
