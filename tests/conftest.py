@@ -4,19 +4,15 @@ starts is stopped by the fixture that started it, by PID."""
 
 import json
 import os
-import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
+from elmr.launcher import ServerProcess, free_port, poll_until
 from elmr.providers.local import process_group_alive
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,82 +20,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def wait_for(condition, timeout_s: float, interval_s: float = 0.1, what: str = "condition"):
     """Poll `condition` until it returns something truthy or the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
+    try:
+        return poll_until(condition, timeout_s, interval_s, what)
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _port_answers(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-class ElmrServer:
-    """One `elmr server` subprocess; `start()` may be called again after `kill()`
-    on the same data dir, which is how the restart tests work."""
-
-    def __init__(self, data_dir: Path, port: int, extra_args: tuple = ()):
-        self.data_dir = data_dir
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.access_key_id = "AKIA" + secrets.token_hex(8).upper()
-        self.secret_access_key = secrets.token_urlsafe(30)
-        self.extra_args = list(extra_args)
-        self.process: subprocess.Popen | None = None
-
-    def env(self) -> dict:
-        return {
-            **os.environ,
-            "ELMR_ACCESS_KEY_ID": self.access_key_id,
-            "ELMR_SECRET_ACCESS_KEY": self.secret_access_key,
-        }
-
-    def start(self) -> None:
-        log = open(self.data_dir / "server-stdout.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "elmr.cli", "server", "--data-dir", str(self.data_dir),
-             "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        wait_for(lambda: _port_answers(self.port) or self.process.poll() is not None,
-                 30, what="the server's port")
-        assert self.process.poll() is None, self.tail_log()
-
-    def kill(self, sig=signal.SIGKILL) -> None:
-        if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, sig)
-            self.process.wait(30)
-
-    def tail_log(self, lines: int = 40) -> str:
-        text = ""
-        for name in ("server-stdout.log", "logs/server.log"):
-            path = self.data_dir / name
-            if path.exists():
-                text += f"--- {name}\n" + "\n".join(path.read_text().splitlines()[-lines:])
-        return text
-
-    def client(self, service: str = "emr", **overrides):
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id=overrides.pop("access_key_id", self.access_key_id),
-            aws_secret_access_key=overrides.pop("secret_access_key", self.secret_access_key),
-            config=overrides.pop("config", Config(retries={"max_attempts": 1}, read_timeout=60)),
-            **overrides,
-        )
+class ElmrServer(ServerProcess):
+    """The real server for tests: `start()` may be called again after `kill()` on the
+    same data dir, which is how the restart tests work."""
 
     def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run the real AWS CLI (v1, from the venv) against this server."""
@@ -144,7 +73,7 @@ class ElmrServer:
                              40, 0.2, "the nodes to stop")
             except Exception:
                 pass
-            self.kill(signal.SIGTERM)
+            self.stop()
         for pgid in self.node_process_groups():
             try:
                 os.killpg(pgid, signal.SIGKILL)

@@ -211,3 +211,53 @@ def test_list_clusters_pages_filters_and_paginator(no_room):
 
 def test_list_instances_of_a_cluster_without_nodes_is_empty(no_room, recorded):
     assert no_room.client().list_instances(ClusterId=recorded[0])["Instances"] == []
+
+
+def _happy_calls(cluster_id: str) -> dict:
+    """One valid request per implemented operation (boto3 parses every answer
+    through botocore's model, so a malformed answer fails here)."""
+    job_flows = {"JobFlowIds": [cluster_id]}
+    return {
+        "RunJobFlow": {"Name": "every-op", "Instances": {"MasterInstanceType": "m5.large", "InstanceCount": 1}},
+        "DescribeCluster": {"ClusterId": cluster_id},
+        "ListClusters": {},
+        "DescribeJobFlows": job_flows,
+        "TerminateJobFlows": job_flows,
+        "SetTerminationProtection": {**job_flows, "TerminationProtected": False},
+        "SetKeepJobFlowAliveWhenNoSteps": {**job_flows, "KeepJobFlowAliveWhenNoSteps": True},
+        "SetVisibleToAllUsers": {**job_flows, "VisibleToAllUsers": True},
+        "SetUnhealthyNodeReplacement": {**job_flows, "UnhealthyNodeReplacement": True},
+        "AddTags": {"ResourceId": cluster_id, "Tags": [{"Key": "k", "Value": "v"}]},
+        "RemoveTags": {"ResourceId": cluster_id, "TagKeys": ["k"]},
+        "ListInstanceGroups": {"ClusterId": cluster_id},
+        "ListInstances": {"ClusterId": cluster_id},
+        "ListBootstrapActions": {"ClusterId": cluster_id},
+        "ListReleaseLabels": {"Filters": {"Prefix": "emr-7"}},
+        "DescribeReleaseLabel": {"ReleaseLabel": "emr-7.2.0"},
+        "ListSupportedInstanceTypes": {"ReleaseLabel": "emr-7.2.0"},
+        "PutAutoTerminationPolicy": {"ClusterId": cluster_id, "AutoTerminationPolicy": {"IdleTimeout": 600}},
+        "GetAutoTerminationPolicy": {"ClusterId": cluster_id},
+        "RemoveAutoTerminationPolicy": {"ClusterId": cluster_id},
+        "PutManagedScalingPolicy": {"ClusterId": cluster_id, "ManagedScalingPolicy": {"ComputeLimits": {
+            "UnitType": "Instances", "MinimumCapacityUnits": 1, "MaximumCapacityUnits": 4}}},
+        "GetManagedScalingPolicy": {"ClusterId": cluster_id},
+        "RemoveManagedScalingPolicy": {"ClusterId": cluster_id},
+    }
+
+
+def test_every_implemented_operation_answers_in_botocores_shape(no_room):
+    from botocore import xform_name
+
+    from elmr.api.operations import EMR_OPERATIONS
+
+    emr = no_room.client()
+    cluster_id = emr.run_job_flow(Name="target", Instances={
+        "MasterInstanceType": "m5.xlarge", "InstanceCount": 1})["JobFlowId"]
+    calls = _happy_calls(cluster_id)
+    # ModifyCluster needs a live cluster, which this server cannot keep: its happy
+    # path is test_clusters_spark.py::test_modify_cluster_changes_step_concurrency.
+    missing = set(EMR_OPERATIONS) - set(calls) - {"ModifyCluster"}
+    assert not missing, f"add a happy-path call for {sorted(missing)}"
+    for operation, params in calls.items():
+        answer = getattr(emr, xform_name(operation))(**params)
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200, operation

@@ -91,6 +91,15 @@ def test_instances_and_groups_report_running_nodes(server, waiting_cluster):
     assert len(paginated) == 3
 
 
+def test_modify_cluster_changes_step_concurrency(server, waiting_cluster):
+    emr = server.client()
+    answer = emr.modify_cluster(ClusterId=waiting_cluster, StepConcurrencyLevel=4)
+    assert answer["StepConcurrencyLevel"] == 4
+    assert emr.describe_cluster(ClusterId=waiting_cluster)["Cluster"]["StepConcurrencyLevel"] == 4
+    with pytest.raises(emr.exceptions.ClientError, match="StepConcurrencyLevel"):
+        emr.modify_cluster(ClusterId=waiting_cluster, StepConcurrencyLevel=300)
+
+
 def test_each_node_is_its_own_process_group(server, waiting_cluster):
     groups = node_groups_of(server, waiting_cluster)
     assert len(set(groups)) == 3 and all(alive_group(g) for g in groups)
