@@ -180,3 +180,18 @@ def test_release_catalog_over_the_wire(emr):
     assert error_of(emr.describe_release_label, ReleaseLabel="emr-0.0.1")["Code"] == "ValidationException"
     assert error_of(emr.list_supported_instance_types,
                     ReleaseLabel="emr-0.0.1")["Code"] == "ValidationException"
+
+
+@pytest.mark.parametrize("call, kwargs, message_part", [
+    ("describe_job_flows", {"JobFlowStates": ["SLEEPING"]}, "jobFlowStates"),
+    ("list_clusters", {"ClusterStates": ["SLEEPING"]}, "clusterStates"),
+    ("list_instances", {"ClusterId": "j-X", "InstanceStates": ["NAPPING"]}, "instanceStates"),
+    ("list_release_labels", {"MaxResults": 1000}, "maxResults"),
+    ("set_unhealthy_node_replacement", {"JobFlowIds": ["j-NOSUCHCLUSTER1"],
+                                        "UnhealthyNodeReplacement": True}, "j-NOSUCHCLUSTER1"),
+    ("add_tags", {"ResourceId": "j-X"}, "Tags"),
+])
+def test_bad_inputs_of_listing_and_switch_operations(server, call, kwargs, message_part):
+    error = error_of(getattr(unvalidated(server), call), **kwargs)
+    assert error["Code"] == "ValidationException"
+    assert message_part in error["Message"]
