@@ -14,13 +14,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from elmr.agent import protocol
+from elmr.agent import bootstrap, protocol
 from elmr.agent.daemons import Daemon, stop_all
-from elmr.apps import spark
+from elmr.agent.log_shipper import LogShipper
+from elmr.agent.steps import StepRunner
+from elmr.apps import spark, spark_conf
 
 log = logging.getLogger("elmr.agent")
 # While daemons come up, look often: the cluster is RUNNING only once we say so.
 STARTUP_POLL_S = 0.2
+# Step logs are shipped when a step ends and this often while it runs; node logs too.
+STEP_LOG_SHIPPING_S = 10.0
 HEARTBEAT_TIMEOUT_S = 5.0
 
 
@@ -47,11 +51,26 @@ class HeartbeatSender:
         if not self.server_was_reachable:
             log.info("server reachable again")
         self.server_was_reachable = True
-        return protocol.HeartbeatReply(shutdown=bool(reply.get("shutdown")))
+        return protocol.HeartbeatReply(
+            shutdown=bool(reply.get("shutdown")),
+            run_steps=list(reply.get("run_steps") or []),
+            cancel_steps=list(reply.get("cancel_steps") or []),
+        )
+
+
+def node_env(spec: protocol.NodeSpec, node_dir: Path) -> dict:
+    """The environment of everything the node runs (bootstrap actions, daemons and
+    the executors they start, steps): Spark's settings plus who this node is, as
+    EMR's /mnt/var/lib/info tells its scripts."""
+    env = spark.daemon_env(node_dir, spec.address)
+    env.update(ELMR_NODE_DIR=str(node_dir), ELMR_CLUSTER_ID=spec.cluster_id,
+               ELMR_INSTANCE_ID=spec.ec2_instance_id, ELMR_INSTANCE_ROLE=spec.role,
+               ELMR_INSTANCE_TYPE=spec.instance_type)
+    return env
 
 
 def _daemon_for(spec: protocol.NodeSpec, node_dir: Path) -> Daemon:
-    env = spark.daemon_env(node_dir, spec.address)
+    env = node_env(spec, node_dir)
     logs = node_dir / "logs"
     if spec.role == "MASTER":
         ui_port = spec.ports["spark_master_ui"]
@@ -65,14 +84,30 @@ def _daemon_for(spec: protocol.NodeSpec, node_dir: Path) -> Daemon:
                   f"http://{spec.address}:{ui_port}")
 
 
+def _history_server_for(spec: protocol.NodeSpec, node_dir: Path) -> Daemon:
+    """Keeps finished applications browsable from their event logs."""
+    ui_port = spec.ports["spark_history_ui"]
+    env = node_env(spec, node_dir)
+    env["SPARK_HISTORY_OPTS"] = (f"-Dspark.history.ui.port={ui_port} "
+                                 f"-Dspark.history.fs.logDirectory=file://{spec.event_log_dir}")
+    return Daemon("spark-history-server", spark.history_server_command(), env,
+                  node_dir / "logs" / "spark-history-server.out", f"http://{spec.address}:{ui_port}")
+
+
 class NodeAgent:
     def __init__(self, node_dir: Path):
         self.node_dir = node_dir
         self.spec = protocol.NodeSpec.read(node_dir)
         self.sender = HeartbeatSender(self.spec)
+        self.shipper = LogShipper(self.spec)
         self.daemon = _daemon_for(self.spec, node_dir)
+        self.is_master = self.spec.role == "MASTER"
+        self.history_server = _history_server_for(self.spec, node_dir) if self.is_master else None
+        self.step_runner = StepRunner(node_dir, node_env(self.spec, node_dir))
+        self.listed_steps: set[str] = set()
         self.phase = protocol.PHASE_BOOTSTRAPPING
         self.message = ""
+        self.failure_code = ""
         self.alive_workers: int | None = None
         self.stop_requested = threading.Event()
 
@@ -85,11 +120,19 @@ class NodeAgent:
             agent_pid=os.getpid(),
             daemons=[self.daemon.status()],
             spark_alive_workers=self.alive_workers,
-            spark_master_ui_url=self.daemon.ui_url if self.spec.role == "MASTER" else None,
+            spark_master_ui_url=self.daemon.ui_url if self.is_master else None,
+            failure_code=self.failure_code,
+            steps=self.step_runner.reports(self.listed_steps),
         ))
-        if reply is not None and reply.shutdown:
+        if reply is None:
+            return
+        if reply.shutdown:
             log.info("the server asked this node to shut down")
             self.stop_requested.set()
+        elif self.is_master and self.phase == protocol.PHASE_RUNNING:
+            self.listed_steps = {order["step_id"] for order in reply.run_steps}
+            self.step_runner.run(reply.run_steps)
+            self.step_runner.cancel(reply.cancel_steps)
 
     def set_phase(self, phase: str, message: str = "") -> None:
         if phase != self.phase or message != self.message:
@@ -97,11 +140,46 @@ class NodeAgent:
             self.phase, self.message = phase, message
             self.heartbeat()
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Bootstrap actions, configuration files, daemons; False if bootstrap failed."""
         self.heartbeat()  # register at once: the node is BOOTSTRAPPING
-        spark.write_conf_dir(self.node_dir, self.spec.spark_conf)
+        try:
+            bootstrap.run_all(self.spec.bootstrap_actions, self.node_dir, node_env(self.spec, self.node_dir),
+                              self.spec.ec2_instance_id)
+        except bootstrap.BootstrapFailed as failure:
+            self.failure_code = "BOOTSTRAP_FAILURE"
+            self.set_phase(protocol.PHASE_FAILED, str(failure))
+            return False
+        spark.write_conf_dir(self.node_dir, {})
+        Path(self.spec.event_log_dir).mkdir(parents=True, exist_ok=True)
+        spark_conf.write_conf_files(self.node_dir / "spark" / "conf", self._spark_defaults(),
+                                    self.spec.configurations, self._hive_defaults())
         self.daemon.start()
         self.set_phase(protocol.PHASE_STARTING_DAEMONS)
+        return True
+
+    def _spark_defaults(self) -> dict:
+        """What every spark-submit on the cluster starts from, as EMR's spark-defaults
+        does: the cluster's master, event logs for the history server, and a
+        warehouse for Spark SQL."""
+        hive_dir = self.node_dir / "hive"
+        return {
+            "spark.master": self.spec.spark_master_url,
+            "spark.submit.deployMode": "client",
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": f"file://{self.spec.event_log_dir}",
+            "spark.history.fs.logDirectory": f"file://{self.spec.event_log_dir}",
+            "spark.sql.warehouse.dir": f"file://{hive_dir / 'warehouse'}",
+            "spark.driver.host": self.spec.address,
+            **self.spec.spark_conf,
+        }
+
+    def _hive_defaults(self) -> dict:
+        metastore = self.node_dir / "hive" / "metastore_db"
+        return {
+            "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true",
+            "hive.metastore.warehouse.dir": f"file://{self.node_dir / 'hive' / 'warehouse'}",
+        }
 
     def observe(self) -> None:
         """Move the phase from what the daemon says about itself."""
@@ -112,10 +190,12 @@ class NodeAgent:
             return
         if self.phase == protocol.PHASE_FAILED:
             return
+        if self.phase == protocol.PHASE_RUNNING and not self.is_master:
+            return  # a worker's UI was checked once; the master counts its workers
         status = spark.ui_status(self.daemon.ui_url)
         if status is None:
             return
-        if self.spec.role == "MASTER":
+        if self.is_master:
             if status.get("status") != "ALIVE":
                 return
             workers = spark.alive_workers(status)
@@ -128,18 +208,46 @@ class NodeAgent:
     def run(self) -> None:
         self.start()
         next_heartbeat = time.monotonic() + self.spec.heartbeat_interval_s
+        next_log_shipping = time.monotonic() + STEP_LOG_SHIPPING_S
         while not self.stop_requested.is_set():
             self.observe()
-            if time.monotonic() >= next_heartbeat:
+            self._start_history_server_once_running()
+            finished = self.step_runner.poll()
+            if finished or time.monotonic() >= next_heartbeat:
+                self._ship_step_logs()
                 self.heartbeat()
                 next_heartbeat = time.monotonic() + self.spec.heartbeat_interval_s
+            if time.monotonic() >= next_log_shipping:
+                self._ship_step_logs()
+                self._ship_node_logs()
+                next_log_shipping = time.monotonic() + STEP_LOG_SHIPPING_S
             settled = self.phase != protocol.PHASE_STARTING_DAEMONS
             self.stop_requested.wait(self.spec.heartbeat_interval_s / 2 if settled else STARTUP_POLL_S)
         self.shutdown()
 
+    def _start_history_server_once_running(self) -> None:
+        """Started after the master is up, so it does not slow the cluster's start."""
+        history = self.history_server
+        if history is not None and history.process is None and self.phase == protocol.PHASE_RUNNING:
+            history.start()
+
+    def _ship_step_logs(self) -> None:
+        for step_id in self.step_runner.steps:
+            step_dir = self.node_dir / "steps" / step_id
+            for name in ("controller", "stdout", "stderr"):
+                self.shipper.ship(step_dir / name, f"steps/{step_id}/{name}")
+
+    def _ship_node_logs(self) -> None:
+        node_prefix = f"node/{self.spec.ec2_instance_id}"
+        self.shipper.ship_dir(self.node_dir / "logs", f"{node_prefix}/daemons")
+        self.shipper.ship_dir(self.node_dir / "bootstrap-actions", f"{node_prefix}/bootstrap-actions")
+
     def shutdown(self) -> None:
         self.set_phase(protocol.PHASE_STOPPING)
-        stop_all([self.daemon])
+        self.step_runner.stop_all()
+        stop_all([d for d in (self.daemon, self.history_server) if d is not None])
+        self._ship_step_logs()
+        self._ship_node_logs()
         log.info("stopped")
 
 

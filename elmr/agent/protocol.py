@@ -16,6 +16,14 @@ whenever its phase changes and every `heartbeat_interval_s` otherwise. The body 
 a `Heartbeat`; the answer is a `HeartbeatReply`. The agent keeps running and keeps
 retrying while the server is unreachable (a restarted server adopts its nodes).
 A reply with `shutdown: true` makes the agent stop its daemons and exit 0.
+
+Steps
+-----
+The master node's agent runs the cluster's steps: each reply lists the steps the
+server has set RUNNING (`run_steps`); the agent starts each once (its step directory
+is the record that it did, so a repeated reply or an agent restart never runs a step
+twice), and reports every step's `StepReport` in later heartbeats until the reply no
+longer lists it. Logs are shipped with POSTs to `LOGS_PATH`.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -24,6 +32,9 @@ from pathlib import Path
 
 NODE_SPEC_FILE = "node.json"
 HEARTBEAT_PATH = "/elmr/agent/v1/heartbeat"
+# POST a log file (gzipped body) for the cluster's LogUri: query instance_id, token
+# and path (relative: steps/<step-id>/stderr.gz or node/<i-…>/agent.log.gz).
+LOGS_PATH = "/elmr/agent/v1/logs"
 
 # Phases a node's agent reports, in the order they happen.
 PHASE_BOOTSTRAPPING = "BOOTSTRAPPING"  # registered; bootstrap actions, config files
@@ -53,7 +64,13 @@ class NodeSpec:
     # "spark_worker_ui": P}. Chosen by the provider so workers know the master's
     # address before the master is up, and all nodes can start at once.
     heartbeat_interval_s: float = 1.0
-    spark_conf: dict = field(default_factory=dict)  # spark-defaults properties
+    spark_conf: dict = field(default_factory=dict)  # spark-defaults properties elmr sets
+    # EMR Configurations (classifications) the agent writes to the real files.
+    configurations: list = field(default_factory=list)
+    # [{"name", "path", "args"}], run in order before Spark starts.
+    bootstrap_actions: list = field(default_factory=list)
+    # Where Spark's event logs go (a directory shared by the cluster's master).
+    event_log_dir: str = ""
 
     def write(self, node_dir: Path) -> Path:
         path = Path(node_dir) / NODE_SPEC_FILE
@@ -86,14 +103,39 @@ class Heartbeat:
     # Master node only: what its Spark master reports (from its /json/ endpoint).
     spark_alive_workers: int | None = None
     spark_master_ui_url: str | None = None
+    failure_code: str = ""  # BOOTSTRAP_FAILURE when a bootstrap action failed
+    # Master node only: every step it was given, [StepReport as dict].
+    steps: list = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
 
 
+# Step states an agent reports; the server maps them to EMR's.
+STEP_RUNNING = "RUNNING"
+STEP_COMPLETED = "COMPLETED"
+STEP_FAILED = "FAILED"
+STEP_CANCELLED = "CANCELLED"
+
+
+@dataclass
+class StepReport:
+    step_id: str
+    state: str  # one of the STEP_* constants
+    exit_code: int | None = None
+    failure_reason: str = ""  # short, e.g. "exit code 1"
+    failure_message: str = ""  # the error the job printed (last error line of stderr)
+    log_file: str = ""  # where the step's stderr is kept
+
+
 @dataclass
 class HeartbeatReply:
     shutdown: bool = False
+    # Master node only. Steps to run (the agent starts those it has not started yet):
+    # [{"step_id", "name", "hadoop_jar_step": {Jar, MainClass, Args, Properties}}].
+    run_steps: list = field(default_factory=list)
+    # Running steps to stop: [{"step_id", "option": SEND_INTERRUPT | TERMINATE_PROCESS}].
+    cancel_steps: list = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()

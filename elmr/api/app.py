@@ -9,9 +9,9 @@ import time
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from elmr.agent.protocol import HEARTBEAT_PATH
+from elmr.agent.protocol import HEARTBEAT_PATH, LOGS_PATH
 from elmr.api import emr_protocol, sigv4
-from elmr.api.operations import AGENT_HEARTBEAT, EMR_OPERATIONS
+from elmr.api.operations import AGENT_HEARTBEAT, AGENT_LOGS, EMR_OPERATIONS
 from elmr.credentials import RootCredentials
 from elmr.service.context import ServiceContext
 from elmr.service.errors import (
@@ -41,6 +41,9 @@ class ElmrApp:
         try:
             if request.method == "POST" and request.path == HEARTBEAT_PATH:
                 return self._heartbeat(request)
+            if request.method == "POST" and request.path == LOGS_PATH:
+                AGENT_LOGS(self.ctx, request.args.to_dict(), request.get_data())
+                return Response("{}", content_type="application/json")
             target = request.headers.get("X-Amz-Target", "")
             if request.method == "POST" and target.startswith(emr_protocol.TARGET_PREFIX):
                 return self._emr(request, target[len(emr_protocol.TARGET_PREFIX):])

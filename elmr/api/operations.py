@@ -1,7 +1,7 @@
 """Which service function answers which EMR operation. Grep an operation's name
 here to follow a request from the wire to the store."""
 
-from elmr.service import agents, clusters, instances, job_flows, policies, releases
+from elmr.service import agents, cluster_logs, clusters, instances, job_flows, policies, releases, steps
 
 EMR_OPERATIONS = {
     "RunJobFlow": clusters.run_job_flow,
@@ -22,6 +22,10 @@ EMR_OPERATIONS = {
     "ListReleaseLabels": releases.list_release_labels,
     "DescribeReleaseLabel": releases.describe_release_label,
     "ListSupportedInstanceTypes": releases.list_supported_instance_types,
+    "AddJobFlowSteps": steps.add_job_flow_steps,
+    "ListSteps": steps.list_steps,
+    "DescribeStep": steps.describe_step,
+    "CancelSteps": steps.cancel_steps,
     "PutAutoTerminationPolicy": policies.put_auto_termination_policy,
     "GetAutoTerminationPolicy": policies.get_auto_termination_policy,
     "RemoveAutoTerminationPolicy": policies.remove_auto_termination_policy,
@@ -31,3 +35,4 @@ EMR_OPERATIONS = {
 }
 
 AGENT_HEARTBEAT = agents.record_heartbeat
+AGENT_LOGS = cluster_logs.store_log

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
+HISTORY_SERVER_CLASS = "org.apache.spark.deploy.history.HistoryServer"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 # The daemons only coordinate: a small heap is enough, and C1-only JIT starts a
 # JVM faster on small hosts (measured: see docs/benchmarks.md).
@@ -61,6 +62,10 @@ def worker_command(address: str, port: int, ui_port: int, cores: int, memory_mib
     return [str(spark_home() / "bin" / "spark-class"), WORKER_CLASS,
             "--host", address, "--port", str(port), "--webui-port", str(ui_port),
             "--cores", str(cores), "--memory", f"{memory_mib}m", master_url]
+
+
+def history_server_command() -> list[str]:
+    return [str(spark_home() / "bin" / "spark-class"), HISTORY_SERVER_CLASS]
 
 
 def render_spark_defaults(properties: dict) -> str:

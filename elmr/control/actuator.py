@@ -4,6 +4,7 @@ reconciler decided, saving each checkpoint to the store before the next side eff
 pass can finish or clean up, and never one started twice."""
 
 import logging
+from pathlib import Path
 
 from elmr import catalog
 from elmr.agent.protocol import NodeSpec
@@ -11,7 +12,6 @@ from elmr.control.reconciler import StartNode, StopNode
 from elmr.providers.base import NodeProvider, NodeRequest
 from elmr.store.db import Store
 from elmr.store.models import Cluster, Instance
-from elmr.apps.spark_conf import spark_defaults_from_configurations
 
 log = logging.getLogger("elmr.actuator")
 
@@ -101,5 +101,14 @@ class Actuator:
             spark_master_url=cluster.spark_master_url,
             ports=node.ports,
             heartbeat_interval_s=self.heartbeat_interval_s,
-            spark_conf=spark_defaults_from_configurations(cluster.configurations),
+            configurations=cluster.configurations + _group_configurations(cluster, node),
+            bootstrap_actions=[{"name": action.name, "path": action.path, "args": action.args}
+                               for action in cluster.bootstrap_actions],
+            event_log_dir=str(Path(node.provider_state["node_dir"]) / "spark-events"),
         )
+
+
+def _group_configurations(cluster: Cluster, node: Instance) -> list:
+    """An instance group's own Configurations apply to its nodes, over the cluster's."""
+    group = next(g for g in cluster.groups if g.id == node.group_id)
+    return group.configurations

@@ -4,12 +4,12 @@ They only write rows; provider calls are the actuator's."""
 
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from elmr.agent.protocol import PHASE_RUNNING
 from elmr import ids
-from elmr.store.models import Cluster, Instance, InstanceGroup, Step
+from elmr.control import step_rules
+from elmr.store.models import Cluster, Instance, InstanceGroup
 from elmr.store.states import transition
 
 # The phases after the agent registered but before its daemons are up.
@@ -66,22 +66,22 @@ def advance_node(node: Instance, now: datetime) -> None:
         transition(node, "RUNNING", now)
 
 
-def node_failed(cluster: Cluster, node: Instance, now: datetime, message: str) -> None:
+def node_failed(cluster: Cluster, node: Instance, now: datetime, message: str,
+                code: str = "INSTANCE_FAILURE") -> None:
     """A node died or failed; the reason stays on the node until it is TERMINATED.
     Losing the master, or any node while the cluster is still starting, ends the
     cluster; a lost core or task node of a running cluster is replaced by the next
     pass (its group is below its requested count)."""
-    node.state_reason_code, node.state_reason_message = "INSTANCE_FAILURE", message
+    node.state_reason_code, node.state_reason_message = code, message
     starting = cluster.state in ("STARTING", "BOOTSTRAPPING")
     if (node.role == "MASTER" or starting) and cluster.state != "TERMINATING":
-        code = "BOOTSTRAP_FAILURE" if "bootstrap" in message.lower() else "INSTANCE_FAILURE"
         transition(cluster, "TERMINATING", now, code,
                    f"{node.role.title()} node {node.ec2_instance_id} failed: {message}")
 
 
 def node_terminated(node: Instance, now: datetime) -> None:
     """No process of the node is left. A failed node keeps the reason of its failure."""
-    if node.state_reason_code == "INSTANCE_FAILURE":
+    if node.state_reason_code in ("INSTANCE_FAILURE", "BOOTSTRAP_FAILURE"):
         transition(node, "TERMINATED", now)
     else:
         transition(node, "TERMINATED", now, "CLUSTER_TERMINATED", "Cluster was terminated.")
@@ -120,14 +120,13 @@ def _advance_groups(cluster: Cluster, nodes: list, now: datetime) -> None:
 
 
 def _advance_idle_cluster(session: Session, cluster: Cluster, now: datetime) -> None:
-    """With no step pending or running, a cluster waits, or, when it is not kept
-    alive, terminates as EMR's auto-terminate does."""
-    open_steps = session.scalar(
-        select(func.count()).select_from(Step).where(
-            Step.cluster_id == cluster.id, Step.state.in_(("PENDING", "RUNNING"))
-        )
-    )
-    if open_steps:
+    """Start the next steps; a cluster with a step running is RUNNING. With nothing
+    pending or running it waits, or, when it is not kept alive, terminates as EMR's
+    auto-terminate does."""
+    step_rules.dispatch(session, cluster, now)
+    if step_rules.open_steps(session, cluster.id):
+        if cluster.state == "WAITING":
+            transition(cluster, "RUNNING", now, None, "Running step")
         return
     if not cluster.keep_alive_when_no_steps:
         transition(cluster, "TERMINATING", now, "ALL_STEPS_COMPLETED", "Steps completed")
@@ -135,7 +134,8 @@ def _advance_idle_cluster(session: Session, cluster: Cluster, now: datetime) -> 
         transition(cluster, "WAITING", now, None, "Cluster ready to run steps.")
 
 
-def finish_termination(cluster: Cluster, now: datetime) -> None:
+def finish_termination(session: Session, cluster: Cluster, now: datetime) -> None:
+    step_rules.end_with_cluster(session, cluster, now)
     for group in cluster.groups:
         if group.state != "TERMINATED":
             transition(group, "TERMINATED", now, "CLUSTER_TERMINATED", "Cluster was terminated.")

@@ -78,7 +78,7 @@ class Reconciler:
                 if node.id not in acted_on:
                     actions += self._stop(node, alive.get(node.id, False), now)
             if all(node.state == "TERMINATED" for node in nodes):
-                decisions.finish_termination(cluster, now)
+                decisions.finish_termination(session, cluster, now)
             return actions
         wanted = [node for node in nodes if node.state != "TERMINATED" and not _stopping(node)]
         launched = decisions.launch_missing_nodes(session, cluster, wanted, now, self._room)
@@ -104,7 +104,8 @@ class Reconciler:
             return []
         failure = self._failure(node, now)
         if failure:
-            decisions.node_failed(cluster, node, now, failure)
+            code = (node.agent_report or {}).get("failure_code") or "INSTANCE_FAILURE"
+            decisions.node_failed(cluster, node, now, failure, code)
             return self._stop(node, is_alive, now)
         decisions.advance_node(node, now)
         return []

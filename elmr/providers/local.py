@@ -29,7 +29,8 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 def _ports_for(role: str) -> dict:
     if role == "MASTER":
-        return {"spark_master": free_port(), "spark_master_ui": free_port()}
+        return {"spark_master": free_port(), "spark_master_ui": free_port(),
+                "spark_history_ui": free_port()}
     return {"spark_worker": free_port(), "spark_worker_ui": free_port()}
 
 
@@ -62,22 +63,31 @@ def _stat_fields(pid: str) -> list[str]:
     return raw[raw.rindex(")") + 2:].split()
 
 
-def process_group_alive(pgid: int) -> bool:
-    """Does the group have a member that is not a zombie? Orphaned node processes are
-    reparented to PID 1, which does not always reap them, so a plain killpg(pgid, 0)
-    would call a finished node alive forever."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+def session_members(session_id: int) -> list[int]:
+    """Live (non-zombie) processes of a session. A node is one session: its agent,
+    daemons, and steps (each step in a process group of its own, so it can be
+    cancelled alone). Orphaned node processes are reparented to PID 1, which does
+    not always reap them, so zombies are skipped rather than counted alive."""
+    members = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat_fields(entry.name)
-            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-                return True
-    return False
+            if len(fields) > 3 and fields[3] == str(session_id) and fields[0] not in ("Z", "X"):
+                members.append(int(entry.name))
+    return members
+
+
+def process_group_alive(session_id: int) -> bool:
+    """Is anything of the node (the session its agent leads) still running?"""
+    return bool(session_members(session_id))
+
+
+def signal_session(session_id: int, signum: int) -> None:
+    for pid in session_members(session_id):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 def _find_agent_pid(node_dir: Path) -> int | None:
@@ -120,10 +130,13 @@ class LocalProvider(NodeProvider):
         pgid = checkpoint.get("pgid")
         if pgid is None:
             return
-        try:
-            os.killpg(pgid, signal.SIGKILL if force else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        if force:
+            signal_session(pgid, signal.SIGKILL)
+        else:  # the agent stops its steps and daemons in order
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def is_alive(self, checkpoint: dict) -> bool:
         pgid = checkpoint.get("pgid")

@@ -1,29 +1,51 @@
-"""Heartbeats from node agents: recorded as observations on the node's row. The
-reconciler reads them to move nodes and clusters forward; the reply only tells an
-agent whose node is no longer wanted to shut down."""
+"""Heartbeats from node agents: recorded as observations on the node's row, and on
+the master node, the steps it reports. The reconciler reads the observations to move
+nodes and clusters forward; the reply tells the agent what it should be doing: the
+steps to run or cancel (master), or to shut down."""
 
 import hmac
 
 from elmr.agent.protocol import PHASE_FAILED
+from elmr.control import step_rules
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
-from elmr.store.models import Instance
+from elmr.store.models import Cluster, Instance
+
+
+def authenticated_node(session, instance_id, token) -> Instance:
+    node = session.get(Instance, str(instance_id or ""))
+    if node is None or not hmac.compare_digest(node.agent_token, str(token or "")):
+        raise AuthError("AccessDeniedException", "Unknown node or agent token.", 403)
+    return node
 
 
 def record_heartbeat(ctx: ServiceContext, heartbeat: dict) -> dict:
+    now = ctx.clock()
     with ctx.store.transaction() as session:
-        node = session.get(Instance, str(heartbeat.get("instance_id", "")))
-        token = str(heartbeat.get("agent_token", ""))
-        if node is None or not hmac.compare_digest(node.agent_token, token):
-            raise AuthError("AccessDeniedException", "Unknown node or agent token.", 403)
+        node = authenticated_node(session, heartbeat.get("instance_id"), heartbeat.get("agent_token"))
         changed = _observation_changed(node, heartbeat)
         node.agent_phase = heartbeat.get("phase")
         node.agent_report = {k: v for k, v in heartbeat.items() if k != "agent_token"}
-        node.last_heartbeat_at = ctx.clock()
-        shutdown = node.state == "TERMINATED"
+        node.last_heartbeat_at = now
+        reply = {"shutdown": node.state == "TERMINATED"}
+        if node.role == "MASTER" and node.state != "TERMINATED":
+            cluster = session.get(Cluster, node.cluster_id)
+            for report in heartbeat.get("steps") or []:
+                changed |= step_rules.apply_report(session, cluster, report, now)
+            reply.update(_step_orders(session, cluster))
     if changed:
         ctx.wake_reconciler()
-    return {"shutdown": shutdown}
+    return reply
+
+
+def _step_orders(session, cluster: Cluster) -> dict:
+    running = step_rules.running_steps(session, cluster.id)
+    return {
+        "run_steps": [{"step_id": step.id, "name": step.name,
+                       "hadoop_jar_step": step.hadoop_jar_step} for step in running],
+        "cancel_steps": [{"step_id": step.id, "option": step.cancel_option}
+                         for step in running if step.cancel_option],
+    }
 
 
 def _observation_changed(node: Instance, heartbeat: dict) -> bool:

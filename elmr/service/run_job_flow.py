@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from elmr import catalog, ids
+from elmr.apps.spark_conf import KNOWN_CLASSIFICATIONS, unknown_classifications
 from elmr.service.errors import ValidationException
 from elmr.service.steps_intake import new_steps
 from elmr.store.models import BootstrapAction, Cluster, InstanceGroup
@@ -39,6 +40,8 @@ def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
     group_configs = _instance_group_configs(instances)
     for config in group_configs:
         _check_instance_type(config["InstanceType"])
+        _check_classifications(config.get("Configurations", []), f"InstanceGroup {config.get('Name', '')}")
+    _check_classifications(params.get("Configurations", []), "Configurations")
 
     cluster = Cluster(
         id=ids.cluster_id(),
@@ -171,6 +174,15 @@ def _check_bid_price(bid_price: str) -> None:
             raise ValueError
     except ValueError:
         raise ValidationException(f"The bid price '{bid_price}' is not valid.") from None
+
+
+def _check_classifications(configurations: list, where: str) -> None:
+    unknown = unknown_classifications(configurations)
+    if unknown:
+        raise ValidationException(
+            f"{where}: classification(s) {', '.join(unknown)} are not valid; elmr supports "
+            f"{', '.join(sorted(KNOWN_CLASSIFICATIONS))} (with nested export in spark-env)."
+        )
 
 
 def _check_instance_type(name: str) -> None:

@@ -147,3 +147,30 @@ def step_config(step: Step) -> dict:
         "ActionOnFailure": step.action_on_failure,
         "HadoopJarStep": step.hadoop_jar_step,
     }
+
+
+def _hadoop_step_config(hadoop_jar_step: dict) -> dict:
+    """StepConfig's input shape (Properties as a list) as the output shape has it (a map)."""
+    config = {"Jar": hadoop_jar_step["Jar"], "Args": hadoop_jar_step.get("Args", []),
+              "Properties": {p["Key"]: p.get("Value", "") for p in hadoop_jar_step.get("Properties", [])}}
+    if hadoop_jar_step.get("MainClass"):
+        config["MainClass"] = hadoop_jar_step["MainClass"]
+    return config
+
+
+def step(step: Step) -> dict:
+    timeline = {"CreationDateTime": step.created_at}
+    if step.started_at:
+        timeline["StartDateTime"] = step.started_at
+    if step.ended_at:
+        timeline["EndDateTime"] = step.ended_at
+    status = {"State": step.state, "StateChangeReason": _reason(step), "Timeline": timeline}
+    if step.failure_details:
+        status["FailureDetails"] = step.failure_details
+    return {
+        "Id": step.id,
+        "Name": step.name,
+        "Config": _hadoop_step_config(step.hadoop_jar_step),
+        "ActionOnFailure": step.action_on_failure,
+        "Status": status,
+    }

@@ -149,6 +149,9 @@ class Step(Base):
     state_reason_code: Mapped[str | None] = mapped_column(String(64))
     state_reason_message: Mapped[str | None] = mapped_column(Text)
     failure_details: Mapped[dict | None]
+    # CancelSteps on a running step: SEND_INTERRUPT or TERMINATE_PROCESS, until the
+    # agent reports the step ended.
+    cancel_option: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]

@@ -51,13 +51,24 @@ INSTANCE_EDGES = {
     ("RUNNING", "TERMINATED"),
 }
 
+STEP_TERMINAL = {"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"}
+STEP_EDGES = {
+    ("PENDING", "RUNNING"),  # the reconciler handed it to the master node's agent
+    ("PENDING", "CANCELLED"),  # CancelSteps, an earlier step's failure, or cluster end
+    ("RUNNING", "COMPLETED"),  # its process exited 0
+    ("RUNNING", "FAILED"),  # its process exited non-zero
+    ("RUNNING", "CANCELLED"),  # CancelSteps stopped it
+    ("RUNNING", "INTERRUPTED"),  # the cluster ended (or its master was lost) meanwhile
+}
+
 _EDGES_BY_KIND = {
     "Cluster": CLUSTER_EDGES,
     "InstanceGroup": GROUP_EDGES,
     "Instance": INSTANCE_EDGES,
+    "Step": STEP_EDGES,
 }
 _READY_STATES = {"WAITING", "RUNNING"}
-_ENDED_STATES = CLUSTER_TERMINAL | {"TERMINATED"}
+_ENDED_STATES = CLUSTER_TERMINAL | STEP_TERMINAL | {"TERMINATED"}
 
 
 class IllegalTransition(RuntimeError):
@@ -67,14 +78,15 @@ class IllegalTransition(RuntimeError):
 def transition(
     row, new_state: str, now: datetime, code: str | None = None, message: str | None = None
 ) -> bool:
-    """Move `row` (a Cluster, InstanceGroup or Instance) to `new_state`.
+    """Move `row` (a Cluster, InstanceGroup, Instance or Step) to `new_state`.
 
     Returns False (and changes nothing) when the row is already there, so callers
     stay idempotent; raises IllegalTransition for a move the table does not list.
     """
     if row.state == new_state:
         return False
-    edges = _EDGES_BY_KIND[type(row).__name__]
+    kind = type(row).__name__
+    edges = _EDGES_BY_KIND[kind]
     if (row.state, new_state) not in edges:
         raise IllegalTransition(
             f"{type(row).__name__} {row.id}: {row.state} -> {new_state} is not allowed"
@@ -83,7 +95,10 @@ def transition(
     if code is not None or message is not None:
         row.state_reason_code = code
         row.state_reason_message = message
-    if new_state in _READY_STATES and row.ready_at is None:
+    if kind == "Step":
+        if new_state == "RUNNING":
+            row.started_at = now
+    elif new_state in _READY_STATES and row.ready_at is None:
         row.ready_at = now
     if new_state in _ENDED_STATES:
         row.ended_at = now

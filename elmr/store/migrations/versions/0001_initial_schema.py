@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 22:41:40.142399
+Create Date: 2026-11-24 23:24:25.740013
 """
 from alembic import op
 import sqlalchemy as sa
@@ -91,6 +91,7 @@ def upgrade() -> None:
     sa.Column('state_reason_code', sa.String(length=64), nullable=True),
     sa.Column('state_reason_message', sa.Text(), nullable=True),
     sa.Column('failure_details', sa.JSON(), nullable=True),
+    sa.Column('cancel_option', sa.String(length=32), nullable=True),
     sa.Column('created_at', elmr.store.models.UtcDateTime(), nullable=False),
     sa.Column('started_at', elmr.store.models.UtcDateTime(), nullable=True),
     sa.Column('ended_at', elmr.store.models.UtcDateTime(), nullable=True),

@@ -1,0 +1,53 @@
+"""Bootstrap actions: the cluster's scripts, run on this node in order before Spark
+starts, each with its Args as an argument vector. The first that fails stops the
+node's start; its message names the action, the node and the exit code."""
+
+import logging
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger("elmr.agent.bootstrap")
+
+
+class BootstrapFailed(RuntimeError):
+    pass
+
+
+def _runnable_copy(path: str, action_dir: Path) -> Path:
+    """A copy of the script in the action's directory, made executable (EMR runs
+    bootstrap scripts from a local copy too)."""
+    source = Path(path)
+    if not source.is_file():
+        raise BootstrapFailed(f"its script {path} does not exist on this node")
+    copy = action_dir / source.name
+    shutil.copyfile(source, copy)
+    copy.chmod(copy.stat().st_mode | stat.S_IXUSR)
+    return copy
+
+
+def _argv(script: Path, args: list) -> list[str]:
+    """Scripts without a #! line run with /bin/sh, as a shell would run them."""
+    with open(script, "rb") as handle:
+        has_shebang = handle.read(2) == b"#!"
+    return [str(script), *args] if has_shebang else ["/bin/sh", str(script), *args]
+
+
+def run_all(actions: list[dict], node_dir: Path, env: dict, ec2_instance_id: str) -> None:
+    for position, action in enumerate(actions, start=1):
+        action_dir = node_dir / "bootstrap-actions" / str(position)
+        action_dir.mkdir(parents=True, exist_ok=True)
+        label = f"bootstrap action {position} ({action['name']}) on {ec2_instance_id}"
+        try:
+            script = _runnable_copy(action["path"], action_dir)
+        except BootstrapFailed as failure:
+            raise BootstrapFailed(f"{label} failed: {failure}") from None
+        log.info("running %s: %s", label, action["path"])
+        with open(action_dir / "stdout", "ab") as out, open(action_dir / "stderr", "ab") as err:
+            code = subprocess.run(_argv(script, action.get("args", [])), cwd=action_dir,
+                                  env={**env, "HOME": os.environ.get("HOME", str(action_dir))},
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=err).returncode
+        if code != 0:
+            raise BootstrapFailed(f"{label} failed with exit code {code}")

@@ -1,0 +1,165 @@
+"""Running steps on the master node. Each step gets its own directory
+(NODE_DIR/steps/<step-id>/ with controller, stdout, stderr and a work dir) and its own
+process group inside the node's session, so cancelling a step kills its whole tree
+and nothing else, while stopping the node still reaches it.
+
+The step directory is the record that a step was started: a step the server lists
+again is never run twice.
+"""
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from elmr.agent import protocol
+from elmr.apps import step_commands
+
+log = logging.getLogger("elmr.agent.steps")
+CANCEL_GRACE_S = 10.0
+_ERROR_LINE = re.compile(r"(Error|Exception|error:)")
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def failure_message(stderr_path: Path) -> str:
+    """The error the job printed: the last line that names an error, else the last line."""
+    try:
+        lines = [line.strip() for line in stderr_path.read_text(errors="replace").splitlines()]
+    except OSError:
+        return ""
+    lines = [line for line in lines if line]
+    errors = [line for line in lines if _ERROR_LINE.search(line)]
+    return (errors or lines or [""])[-1][:1000]
+
+
+@dataclass
+class RunningStep:
+    step_id: str
+    step_dir: Path
+    process: subprocess.Popen | None
+    started: float
+    report: protocol.StepReport
+    cancel_option: str | None = None
+    cancel_sent_at: float | None = None
+
+    def controller(self, message: str) -> None:
+        with open(self.step_dir / "controller", "a") as controller:
+            controller.write(f"{_stamp()} INFO {message}\n")
+
+
+class StepRunner:
+    def __init__(self, node_dir: Path, env: dict):
+        self.steps_dir = node_dir / "steps"
+        self.env = env
+        self.steps: dict[str, RunningStep] = {}
+
+    def run(self, orders: list[dict]) -> None:
+        for order in orders:
+            if order["step_id"] not in self.steps:
+                self.steps[order["step_id"]] = self._start(order)
+
+    def _start(self, order: dict) -> RunningStep:
+        step_dir = self.steps_dir / order["step_id"]
+        result_file = step_dir / "result.json"
+        if result_file.exists():  # finished before this agent restarted
+            report = protocol.StepReport(**json.loads(result_file.read_text()))
+            return RunningStep(order["step_id"], step_dir, None, time.monotonic(), report)
+        if step_dir.exists():
+            report = protocol.StepReport(order["step_id"], protocol.STEP_FAILED,
+                                         failure_reason="The node's agent restarted while the step ran.")
+            return RunningStep(order["step_id"], step_dir, None, time.monotonic(), report)
+        (step_dir / "work").mkdir(parents=True)
+        running = RunningStep(order["step_id"], step_dir, None, time.monotonic(),
+                              protocol.StepReport(order["step_id"], protocol.STEP_RUNNING))
+        hadoop_jar_step = order["hadoop_jar_step"]
+        running.controller(f"Step created jar: {hadoop_jar_step.get('Jar')} name: {order.get('name')}")
+        try:
+            argv = step_commands.step_argv(hadoop_jar_step)
+        except step_commands.UnsupportedStep as unsupported:
+            self._finish(running, None, protocol.STEP_FAILED, str(unsupported), str(unsupported))
+            return running
+        running.controller(f"startExec '{' '.join(argv)}'")
+        try:
+            with open(step_dir / "stdout", "ab") as out, open(step_dir / "stderr", "ab") as err:
+                running.process = subprocess.Popen(
+                    argv, cwd=step_dir / "work", env=self.env, stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=err, process_group=0,
+                )
+        except OSError as error:
+            self._finish(running, None, protocol.STEP_FAILED, f"Cannot run {argv[0]}", str(error))
+            return running
+        log.info("step %s started as pid %s", order["step_id"], running.process.pid)
+        return running
+
+    def cancel(self, orders: list[dict]) -> None:
+        for order in orders:
+            running = self.steps.get(order["step_id"])
+            if running is None or running.process is None or running.report.state != protocol.STEP_RUNNING:
+                continue
+            if running.cancel_option is None:
+                running.cancel_option = order.get("option") or "SEND_INTERRUPT"
+                forced = running.cancel_option == "TERMINATE_PROCESS"
+                running.controller(f"Cancelling step ({running.cancel_option})")
+                self._signal(running, signal.SIGKILL if forced else signal.SIGTERM)
+                running.cancel_sent_at = time.monotonic()
+
+    def _signal(self, running: RunningStep, signum: int) -> None:
+        try:
+            os.killpg(running.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def poll(self) -> bool:
+        """Notice steps that ended; True if one did (worth a heartbeat at once)."""
+        ended = False
+        for running in self.steps.values():
+            if running.process is None or running.report.state != protocol.STEP_RUNNING:
+                continue
+            code = running.process.poll()
+            if code is None:
+                if running.cancel_sent_at and time.monotonic() - running.cancel_sent_at > CANCEL_GRACE_S:
+                    self._signal(running, signal.SIGKILL)
+                continue
+            self._signal(running, signal.SIGKILL)  # whatever the step left behind
+            ended = True
+            if running.cancel_option:
+                self._finish(running, code, protocol.STEP_CANCELLED, "", "")
+            elif code == 0:
+                self._finish(running, code, protocol.STEP_COMPLETED, "", "")
+            else:
+                self._finish(running, code, protocol.STEP_FAILED, f"exit code {code}",
+                             failure_message(running.step_dir / "stderr"))
+        return ended
+
+    def _finish(self, running: RunningStep, code, state: str, reason: str, message: str) -> None:
+        took = time.monotonic() - running.started
+        running.report = protocol.StepReport(
+            running.step_id, state, exit_code=code, failure_reason=reason,
+            failure_message=message, log_file=str(running.step_dir / "stderr"),
+        )
+        verdict = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "was cancelled"}[state]
+        running.controller(f"total process run time: {took:.0f} seconds")
+        running.controller(f"Step {verdict} with exitCode {code} and took {took:.0f} seconds")
+        (running.step_dir / "result.json").write_text(json.dumps(asdict(running.report)))
+        log.info("step %s %s (exit code %s)", running.step_id, verdict, code)
+
+    def reports(self, still_listed: set[str]) -> list[dict]:
+        """Reports for the steps the server still lists as running; forget the rest."""
+        for step_id in list(self.steps):
+            if step_id not in still_listed and self.steps[step_id].report.state != protocol.STEP_RUNNING:
+                del self.steps[step_id]
+        return [asdict(running.report) for running in self.steps.values()]
+
+    def stop_all(self) -> None:
+        for running in self.steps.values():
+            if running.process is not None and running.process.poll() is None:
+                self._signal(running, signal.SIGKILL)

@@ -1,0 +1,55 @@
+"""Where a cluster's logs are kept, as EMR lays them out under LogUri:
+<root>/<cluster-id>/steps/<step-id>/{controller,stdout,stderr}.gz and
+<root>/<cluster-id>/node/<ec2-instance-id>/…. The root is the LogUri: an s3:// URI
+lands in the embedded object store's bucket directory, a file:// URI or plain path
+on disk; without a LogUri, logs stay in the data dir (DATA_DIR/logs)."""
+
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+from elmr.service.agents import authenticated_node
+from elmr.service.context import ServiceContext
+from elmr.service.errors import ValidationException
+from elmr.store.models import Cluster
+
+OBJECT_STORE_SCHEMES = {"s3", "s3a", "s3n"}
+
+
+def bucket_dir(data_dir: Path, bucket: str) -> Path:
+    return Path(data_dir) / "buckets" / bucket
+
+
+def log_root(data_dir: Path, log_uri: str | None) -> Path:
+    if not log_uri:
+        return Path(data_dir) / "logs"
+    parsed = urlparse(log_uri)
+    if parsed.scheme in OBJECT_STORE_SCHEMES:
+        return bucket_dir(data_dir, parsed.netloc) / parsed.path.lstrip("/")
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path)
+    raise ValidationException(f"LogUri scheme '{parsed.scheme}' is not supported.")
+
+
+def cluster_log_dir(data_dir: Path, cluster: Cluster) -> Path:
+    return log_root(data_dir, cluster.log_uri) / cluster.id
+
+
+def _safe_relative(path: str) -> PurePosixPath:
+    """Agents name files under the cluster's log dir; never anything outside it."""
+    relative = PurePosixPath(path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts \
+            or relative.parts[0] not in ("steps", "node"):
+        raise ValidationException(f"Log path '{path}' is not valid.")
+    return relative
+
+
+def store_log(ctx: ServiceContext, query: dict, body: bytes) -> dict:
+    relative = _safe_relative(query.get("path", ""))
+    with ctx.store.transaction() as session:
+        node = authenticated_node(session, query.get("instance_id"), query.get("token"))
+        target = cluster_log_dir(ctx.data_dir, session.get(Cluster, node.cluster_id)) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.incoming")
+    staging.write_bytes(body)
+    staging.replace(target)  # readers see the old file or the new one, never half
+    return {}

@@ -1,0 +1,291 @@
+"""Steps that really run on a real cluster: Spark, Spark SQL, Hive scripts,
+hadoop-streaming and shell steps, with EMR's ordering, ActionOnFailure, cancellation,
+concurrency, logs, bootstrap actions and configuration classifications."""
+
+import gzip
+import json
+import os
+import textwrap
+from datetime import timedelta
+
+import pytest
+
+from conftest import wait_for
+from elmr.apps.spark import spark_home
+
+pytestmark = pytest.mark.slow
+
+PI_PY = str(spark_home() / "examples" / "src" / "main" / "python" / "pi.py")
+WAITER = {"Delay": 1, "MaxAttempts": 240}
+TEXT = "the quick brown fox jumps over the lazy dog\nthe dog sleeps\nA fox, a dog!\n"
+
+
+def spark_step(name: str, *args: str, on_failure: str = "CONTINUE") -> dict:
+    return {"Name": name, "ActionOnFailure": on_failure,
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["spark-submit", *args]}}
+
+
+def command_step(name: str, *args: str, on_failure: str = "CONTINUE") -> dict:
+    return {"Name": name, "ActionOnFailure": on_failure,
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": list(args)}}
+
+
+def wait_cluster_ended(emr, cluster_id: str) -> dict:
+    """Polls until TERMINATED or TERMINATED_WITH_ERRORS (boto3's waiter fails on the latter)."""
+    return wait_for(lambda: (c := emr.describe_cluster(ClusterId=cluster_id)["Cluster"])
+                    ["Status"]["State"].startswith("TERMINATED") and c, 240, 0.5, "the cluster to end")
+
+
+def run_steps(emr, cluster_id: str, *steps: dict) -> list[str]:
+    return emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=list(steps))["StepIds"]
+
+
+def wait_step_ended(emr, cluster_id: str, step_id: str) -> dict:
+    return wait_for(lambda: (s := emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"])
+                    ["Status"]["State"] in ("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED") and s,
+                    240, 0.5, f"step {step_id} to end")
+
+
+def step_log(server, cluster_id: str, step_id: str, name: str = "stdout") -> str:
+    """The step's log as shipped under the cluster's log dir (no LogUri: the data dir)."""
+    path = server.data_dir / "logs" / cluster_id / "steps" / step_id / f"{name}.gz"
+    wait_for(path.exists, 30, 0.2, f"{path} to be shipped")
+    return gzip.decompress(path.read_bytes()).decode()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("step-files")
+
+
+@pytest.fixture(scope="module")
+def cluster(server, workdir):
+    """1 master + 2 core, with a bootstrap action that leaves a marker on every node
+    and a spark-defaults property, shared by this module's steps."""
+    marker_script = workdir / "mark-node.sh"
+    marker_script.write_text('#!/bin/sh\necho "$1 on $ELMR_INSTANCE_ID" > "$ELMR_NODE_DIR/bootstrap-marker"\n')
+    emr = server.client()
+    cluster_id = emr.run_job_flow(
+        Name="steps", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Spark"}],
+        BootstrapActions=[{"Name": "mark", "ScriptBootstrapAction": {
+            "Path": str(marker_script), "Args": ["bootstrapped"]}}],
+        Configurations=[{"Classification": "spark-defaults",
+                         "Properties": {"spark.elmr.test.marker": "from-classification"}}],
+        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
+                   "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True},
+    )["JobFlowId"]
+    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+    yield cluster_id
+    emr.terminate_job_flows(JobFlowIds=[cluster_id])
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+
+
+def test_sparks_own_pi_example(server, cluster):
+    emr = server.client()
+    [step_id] = run_steps(emr, cluster, spark_step("pi", "--deploy-mode", "client", PI_PY, "10"))
+    emr.get_waiter("step_complete").wait(ClusterId=cluster, StepId=step_id, WaiterConfig=WAITER)
+    step = emr.describe_step(ClusterId=cluster, StepId=step_id)["Step"]
+    timeline = step["Status"]["Timeline"]
+    assert timeline["CreationDateTime"] <= timeline["StartDateTime"] <= timeline["EndDateTime"]
+    assert "Pi is roughly 3.1" in step_log(server, cluster, step_id)
+    assert "Step succeeded with exitCode 0" in step_log(server, cluster, step_id, "controller")
+
+
+def test_pyspark_word_count_on_every_node_sees_bootstrap_and_classification(server, cluster, workdir):
+    (workdir / "words.txt").write_text(TEXT)
+    output = workdir / "counts"
+    script = workdir / "wordcount.py"
+    script.write_text(textwrap.dedent("""
+        import json, os, sys
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.appName("wordcount").getOrCreate()
+        counts = (spark.sparkContext.textFile(sys.argv[1])
+                  .flatMap(lambda line: line.split()).map(lambda w: (w, 1))
+                  .reduceByKey(lambda a, b: a + b).collect())
+        json.dump(dict(counts), open(sys.argv[2], "w"))
+        def marker(_):
+            path = os.path.join(os.environ["ELMR_NODE_DIR"], "bootstrap-marker")
+            yield open(path).read().strip()
+        markers = set(spark.sparkContext.parallelize(range(8), 8).mapPartitions(marker).collect())
+        print("MARKERS", json.dumps(sorted(markers)))
+        print("CONF", spark.conf.get("spark.elmr.test.marker"))
+    """))
+    emr = server.client()
+    [step_id] = run_steps(emr, cluster, spark_step("wordcount", str(script), str(workdir / "words.txt"), str(output)))
+    assert wait_step_ended(emr, cluster, step_id)["Status"]["State"] == "COMPLETED"
+    expected = {}
+    for word in TEXT.split():
+        expected[word] = expected.get(word, 0) + 1
+    assert json.loads(output.read_text()) == expected
+    stdout = step_log(server, cluster, step_id)
+    markers = json.loads(stdout.split("MARKERS ", 1)[1].splitlines()[0])
+    core_ids = {i["Ec2InstanceId"] for i in emr.list_instances(
+        ClusterId=cluster, InstanceGroupTypes=["CORE"])["Instances"]}
+    assert {m.split(" on ")[1] for m in markers} <= core_ids and all(m.startswith("bootstrapped") for m in markers)
+    assert "CONF from-classification" in stdout
+
+
+def test_spark_sql_and_hive_script_steps(server, cluster, workdir):
+    query = workdir / "query.sql"
+    query.write_text("SELECT name, SUM(qty) AS total FROM ${table} GROUP BY name ORDER BY name;\n")
+    emr = server.client()
+    create, hive = run_steps(
+        emr, cluster,
+        command_step("create", "spark-sql", "-e",
+                     "CREATE TABLE fruit (name STRING, qty INT) USING parquet; "
+                     "INSERT INTO fruit VALUES ('apple', 2), ('pear', 1), ('apple', 3);"),
+        command_step("hive", "hive-script", "--run-hive-script", "--args", "-f", str(query),
+                     "-d", "table=fruit"),
+    )
+    assert wait_step_ended(emr, cluster, create)["Status"]["State"] == "COMPLETED"
+    assert wait_step_ended(emr, cluster, hive)["Status"]["State"] == "COMPLETED"
+    rows = [line.split("\t") for line in step_log(server, cluster, hive).splitlines() if "\t" in line]
+    assert rows == [["apple", "5"], ["pear", "1"]]
+
+
+def test_failing_steps_continue_or_cancel_and_wait(server, cluster):
+    emr = server.client()
+    failing, after_continue = run_steps(
+        emr, cluster,
+        command_step("fails", "python3", "-c", "raise ValueError('the input is broken')"),
+        command_step("runs-anyway", "echo", "still running"),
+    )
+    failed = wait_step_ended(emr, cluster, failing)
+    assert failed["Status"]["State"] == "FAILED"
+    details = failed["Status"]["FailureDetails"]
+    assert details["Message"] == "ValueError: the input is broken"
+    assert details["LogFile"].endswith("stderr")
+    assert wait_step_ended(emr, cluster, after_continue)["Status"]["State"] == "COMPLETED"
+
+    stop_here, cancelled = run_steps(
+        emr, cluster,
+        command_step("fails-and-waits", "false", on_failure="CANCEL_AND_WAIT"),
+        command_step("never-runs", "echo", "no"),
+    )
+    assert wait_step_ended(emr, cluster, stop_here)["Status"]["State"] == "FAILED"
+    assert wait_step_ended(emr, cluster, cancelled)["Status"]["State"] == "CANCELLED"
+    wait_for(lambda: emr.describe_cluster(ClusterId=cluster)["Cluster"]["Status"]["State"] == "WAITING",
+             30, what="the cluster to wait again")
+
+
+def _step_processes(server, cluster_id: str, step_id: str) -> list[int]:
+    """Processes running in the step's work dir (the step and what it started)."""
+    work = f"/steps/{step_id}/work"
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/cwd").endswith(work):
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.mark.parametrize("option", ["SEND_INTERRUPT", "TERMINATE_PROCESS"])
+def test_cancel_running_step_kills_its_process_tree(server, cluster, option):
+    emr = server.client()
+    [step_id] = run_steps(emr, cluster, command_step(
+        "sleeper", "bash", "-c", "sleep 300 & sleep 300 & wait"))
+    wait_for(lambda: len(_step_processes(server, cluster, step_id)) >= 3, 60, 0.2, "the step's processes")
+    answer = emr.cancel_steps(ClusterId=cluster, StepIds=[step_id], StepCancellationOption=option)
+    assert answer["CancelStepsInfoList"][0]["Status"] == "SUBMITTED"
+    assert wait_step_ended(emr, cluster, step_id)["Status"]["State"] == "CANCELLED"
+    wait_for(lambda: not _step_processes(server, cluster, step_id), 20, 0.2, "the step's processes to go")
+
+
+def test_pending_step_is_cancelled_at_once_and_order_is_kept(server, cluster):
+    emr = server.client()
+    blocker, pending = run_steps(emr, cluster, command_step("blocker", "sleep", "30"),
+                                 command_step("pending", "echo", "later"))
+    answer = emr.cancel_steps(ClusterId=cluster, StepIds=[pending, "s-NOSUCHSTEP00"])
+    statuses = {info["StepId"]: info["Status"] for info in answer["CancelStepsInfoList"]}
+    assert statuses == {pending: "SUBMITTED", "s-NOSUCHSTEP00": "FAILED"}
+    assert emr.describe_step(ClusterId=cluster, StepId=pending)["Step"]["Status"]["State"] == "CANCELLED"
+    emr.cancel_steps(ClusterId=cluster, StepIds=[blocker], StepCancellationOption="TERMINATE_PROCESS")
+    wait_step_ended(emr, cluster, blocker)
+    listed = [s["Id"] for s in emr.list_steps(ClusterId=cluster)["Steps"]]
+    assert listed.index(pending) < listed.index(blocker), "ListSteps lists the newest first"
+    assert [s["Id"] for s in emr.list_steps(ClusterId=cluster, StepStates=["CANCELLED"])["Steps"]][:2] == [pending, blocker]
+
+
+def test_concurrency_two_runs_steps_side_by_side(server, cluster):
+    emr = server.client()
+    emr.modify_cluster(ClusterId=cluster, StepConcurrencyLevel=2)
+    try:
+        first, second = run_steps(emr, cluster, command_step("a", "sleep", "4"), command_step("b", "sleep", "4"))
+        ended = [wait_step_ended(emr, cluster, s)["Status"]["Timeline"] for s in (first, second)]
+    finally:
+        emr.modify_cluster(ClusterId=cluster, StepConcurrencyLevel=1)
+    assert ended[1]["StartDateTime"] < ended[0]["EndDateTime"], "the two steps overlapped"
+    assert ended[0]["EndDateTime"] - ended[0]["StartDateTime"] >= timedelta(seconds=4)
+
+
+def test_aws_cli_spark_step_wait_describe_list(server, cluster):
+    added = json.loads(server.aws(
+        "emr", "add-steps", "--cluster-id", cluster,
+        "--steps", f"Type=Spark,Name=pi-cli,ActionOnFailure=CONTINUE,Args=[--deploy-mode,client,{PI_PY},4]",
+    ).stdout)
+    step_id = added["StepIds"][0]
+    wait_step_ended(server.client(), cluster, step_id)  # the CLI waiter polls every 30 s
+    server.aws("emr", "wait", "step-complete", "--cluster-id", cluster, "--step-id", step_id)
+    described = json.loads(server.aws("emr", "describe-step", "--cluster-id", cluster, "--step-id", step_id).stdout)
+    assert described["Step"]["Config"]["Args"][0] == "spark-submit"
+    listed = json.loads(server.aws("emr", "list-steps", "--cluster-id", cluster).stdout)
+    assert step_id in {s["Id"] for s in listed["Steps"]}
+
+
+def test_steps_given_at_creation_run_in_order_then_cluster_ends(server):
+    emr = server.client()
+    cluster_id = emr.run_job_flow(
+        Name="auto", ReleaseLabel="emr-7.2.0",
+        Steps=[command_step("one", "echo", "1"), command_step("two", "echo", "2")],
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1},
+    )["JobFlowId"]
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+    cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
+    assert cluster["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
+    steps = {s["Name"]: s["Status"] for s in emr.list_steps(ClusterId=cluster_id)["Steps"]}
+    assert steps["one"]["State"] == steps["two"]["State"] == "COMPLETED"
+    assert steps["one"]["Timeline"]["EndDateTime"] <= steps["two"]["Timeline"]["StartDateTime"]
+
+
+def test_terminate_cluster_on_failure_cancels_the_rest(server):
+    emr = server.client()
+    cluster_id = emr.run_job_flow(
+        Name="fail-fast", ReleaseLabel="emr-7.2.0",
+        Steps=[command_step("ok", "true"), command_step("boom", "false", on_failure="TERMINATE_CLUSTER"),
+               command_step("never", "echo", "never")],
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+    )["JobFlowId"]
+    status = wait_cluster_ended(emr, cluster_id)["Status"]
+    assert status["State"] == "TERMINATED_WITH_ERRORS"
+    assert status["StateChangeReason"]["Code"] == "STEP_FAILURE"
+    states = {s["Name"]: s["Status"]["State"] for s in emr.list_steps(ClusterId=cluster_id)["Steps"]}
+    assert states == {"ok": "COMPLETED", "boom": "FAILED", "never": "CANCELLED"}
+
+
+def test_failing_bootstrap_action_ends_the_cluster(server, workdir):
+    script = workdir / "broken-bootstrap.sh"
+    script.write_text("#!/bin/sh\necho 'cannot install' >&2\nexit 3\n")
+    emr = server.client()
+    cluster_id = emr.run_job_flow(
+        Name="bad-bootstrap", ReleaseLabel="emr-7.2.0",
+        BootstrapActions=[{"Name": "install-things", "ScriptBootstrapAction": {"Path": str(script)}}],
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 2, "KeepJobFlowAliveWhenNoSteps": True},
+    )["JobFlowId"]
+    status = wait_cluster_ended(emr, cluster_id)["Status"]
+    assert status["State"] == "TERMINATED_WITH_ERRORS"
+    assert status["StateChangeReason"]["Code"] == "BOOTSTRAP_FAILURE"
+    message = status["StateChangeReason"]["Message"]
+    assert "install-things" in message and "exit code 3" in message and " i-" in message
+    actions = emr.list_bootstrap_actions(ClusterId=cluster_id)["BootstrapActions"]
+    assert actions[0]["Name"] == "install-things"
+
+
+def test_unknown_classification_is_refused(server):
+    emr = server.client()
+    with pytest.raises(emr.exceptions.ClientError, match="spark-magic") as refused:
+        emr.run_job_flow(Name="x", Configurations=[{"Classification": "spark-magic", "Properties": {}}],
+                         Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
