@@ -289,3 +289,62 @@ def test_unknown_classification_is_refused(server):
         emr.run_job_flow(Name="x", Configurations=[{"Classification": "spark-magic", "Properties": {}}],
                          Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1})
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+MAPPER = """#!/usr/bin/env python3
+import os, sys
+for line in sys.stdin:
+    for word in line.split():
+        print(f"{os.environ.get('WORD_PREFIX', '')}{word}\\t1")
+"""
+REDUCER = """#!/usr/bin/env python3
+import sys
+current, total = None, 0
+for line in sys.stdin:
+    word, count = line.rstrip("\\n").split("\\t")
+    if word != current and current is not None:
+        print(f"{current}\\t{total}")
+        total = 0
+    current, total = word, total + int(count)
+if current is not None:
+    print(f"{current}\\t{total}")
+"""
+
+
+def test_hadoop_streaming_word_count(server, cluster, workdir):
+    (workdir / "mapper.py").write_text(MAPPER)
+    (workdir / "reducer.py").write_text(REDUCER)
+    (workdir / "part1.txt").write_text(TEXT)
+    (workdir / "part2.txt").write_text("the end\n")
+    output = workdir / "streamed"
+    emr = server.client()
+    [step_id] = run_steps(emr, cluster, command_step(
+        "streaming", "hadoop-streaming",
+        "-files", f"{workdir / 'mapper.py'},{workdir / 'reducer.py'}",
+        "-mapper", "python3 mapper.py", "-combiner", "python3 reducer.py", "-reducer", "python3 reducer.py",
+        "-input", str(workdir / "part1.txt"), "-input", str(workdir / "part2.txt"),
+        "-output", str(output), "-numReduceTasks", "2", "-cmdenv", "WORD_PREFIX=w:"))
+    step = wait_step_ended(emr, cluster, step_id)
+    assert step["Status"]["State"] == "COMPLETED", step["Status"]
+    assert sorted(p.name for p in output.iterdir() if not p.name.startswith(".")) == [
+        "_SUCCESS", "part-00000", "part-00001"]
+    counted = {}
+    for part in ("part-00000", "part-00001"):
+        keys = [line.split("\t")[0] for line in (output / part).read_text().splitlines()]
+        assert keys == sorted(keys), "each reducer's output is sorted by key"
+        counted.update(dict(line.split("\t") for line in (output / part).read_text().splitlines()))
+    expected = {}
+    for word in (TEXT + "the end\n").split():
+        expected[f"w:{word}"] = expected.get(f"w:{word}", 0) + 1
+    assert {key: int(value) for key, value in counted.items()} == expected
+
+
+def test_hadoop_streaming_failing_mapper_fails_the_step(server, cluster, workdir):
+    (workdir / "in.txt").write_text("x\n")
+    emr = server.client()
+    [step_id] = run_steps(emr, cluster, command_step(
+        "streaming-fails", "hadoop-streaming", "-mapper", "python3 -c 'import sys; sys.exit(7)'",
+        "-input", str(workdir / "in.txt"), "-output", str(workdir / "never")))
+    step = wait_step_ended(emr, cluster, step_id)
+    assert step["Status"]["State"] == "FAILED"
+    assert "exited with code 7" in step["Status"]["FailureDetails"]["Message"]

@@ -23,22 +23,33 @@ from elmr.apps import step_commands
 
 log = logging.getLogger("elmr.agent.steps")
 CANCEL_GRACE_S = 10.0
-_ERROR_LINE = re.compile(r"(Error|Exception|error:)")
+_ERROR_LINE = re.compile(r"(Error|Exception|error:|failed)")
+# Stack frames and log4j lines name errors too, but are not the error the job printed.
+_NOISE_LINE = re.compile(r"^(at |\.\.\. \d+ more)|^\S+ \S+ (INFO|WARN|DEBUG|TRACE) ")
 
 
 def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def failure_message(stderr_path: Path) -> str:
-    """The error the job printed: the last line that names an error, else the last line."""
+def _meaningful_lines(path: Path) -> list[str]:
     try:
-        lines = [line.strip() for line in stderr_path.read_text(errors="replace").splitlines()]
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     except OSError:
-        return ""
-    lines = [line for line in lines if line]
-    errors = [line for line in lines if _ERROR_LINE.search(line)]
-    return (errors or lines or [""])[-1][:1000]
+        return []
+    return [line for line in lines if line and not _NOISE_LINE.search(line)]
+
+
+def failure_message(step_dir: Path) -> str:
+    """The error the job printed: the last line naming an error, else the last line.
+    spark-submit merges a Python driver's stderr into its stdout, so stdout's errors
+    come first; then stderr's, as EMR reads them."""
+    stdout, stderr = _meaningful_lines(step_dir / "stdout"), _meaningful_lines(step_dir / "stderr")
+    for lines in (stdout, stderr):
+        errors = [line for line in lines if _ERROR_LINE.search(line)]
+        if errors:
+            return errors[-1][:1000]
+    return (stderr or stdout or [""])[-1][:1000]
 
 
 @dataclass
@@ -137,7 +148,7 @@ class StepRunner:
                 self._finish(running, code, protocol.STEP_COMPLETED, "", "")
             else:
                 self._finish(running, code, protocol.STEP_FAILED, f"exit code {code}",
-                             failure_message(running.step_dir / "stderr"))
+                             failure_message(running.step_dir))
         return ended
 
     def _finish(self, running: RunningStep, code, state: str, reason: str, message: str) -> None:
