@@ -40,6 +40,13 @@ def _env(args) -> int:
     return 0
 
 
+def _logs(args) -> int:
+    from elmr.logs_command import show_logs
+
+    name = "stderr" if args.stderr else "controller" if args.controller else "stdout"
+    return show_logs(args.data_dir, args.database_url, args.cluster_id, args.step_id, name, args.follow)
+
+
 def _demo(args) -> int:
     from elmr.demo import main as demo_main
 
@@ -65,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     env.add_argument("--host", default="127.0.0.1")
     env.add_argument("--port", type=int)
     env.set_defaults(run=_env)
+
+    logs = commands.add_parser("logs", help="print a cluster's or a step's logs")
+    logs.add_argument("cluster_id")
+    logs.add_argument("step_id", nargs="?")
+    logs.add_argument("--stderr", action="store_true", help="the step's stderr instead of stdout")
+    logs.add_argument("--controller", action="store_true", help="the step's controller log")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the step ends")
+    logs.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    logs.add_argument("--database-url")
+    logs.set_defaults(run=_logs)
 
     demo = commands.add_parser("demo", help="run the main job: a cluster running Spark")
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)

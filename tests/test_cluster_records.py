@@ -213,7 +213,7 @@ def test_list_instances_of_a_cluster_without_nodes_is_empty(no_room, recorded):
     assert no_room.client().list_instances(ClusterId=recorded[0])["Instances"] == []
 
 
-def _happy_calls(cluster_id: str) -> dict:
+def _happy_calls(cluster_id: str, step_id: str) -> dict:
     """One valid request per implemented operation (boto3 parses every answer
     through botocore's model, so a malformed answer fails here)."""
     job_flows = {"JobFlowIds": [cluster_id]}
@@ -242,6 +242,9 @@ def _happy_calls(cluster_id: str) -> dict:
             "UnitType": "Instances", "MinimumCapacityUnits": 1, "MaximumCapacityUnits": 4}}},
         "GetManagedScalingPolicy": {"ClusterId": cluster_id},
         "RemoveManagedScalingPolicy": {"ClusterId": cluster_id},
+        "ListSteps": {"ClusterId": cluster_id},
+        "DescribeStep": {"ClusterId": cluster_id, "StepId": step_id},
+        "CancelSteps": {"ClusterId": cluster_id, "StepIds": [step_id]},
     }
 
 
@@ -251,12 +254,14 @@ def test_every_implemented_operation_answers_in_botocores_shape(no_room):
     from elmr.api.operations import EMR_OPERATIONS
 
     emr = no_room.client()
-    cluster_id = emr.run_job_flow(Name="target", Instances={
+    cluster_id = emr.run_job_flow(Name="target", Steps=[{"Name": "s", "HadoopJarStep": {
+        "Jar": "command-runner.jar", "Args": ["true"]}}], Instances={
         "MasterInstanceType": "m5.xlarge", "InstanceCount": 1})["JobFlowId"]
-    calls = _happy_calls(cluster_id)
-    # ModifyCluster needs a live cluster, which this server cannot keep: its happy
-    # path is test_clusters_spark.py::test_modify_cluster_changes_step_concurrency.
-    missing = set(EMR_OPERATIONS) - set(calls) - {"ModifyCluster"}
+    step_id = emr.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
+    calls = _happy_calls(cluster_id, step_id)
+    # These need a live cluster, which this server cannot keep; their happy paths are
+    # in test_clusters_spark.py (ModifyCluster) and test_steps.py (AddJobFlowSteps).
+    missing = set(EMR_OPERATIONS) - set(calls) - {"ModifyCluster", "AddJobFlowSteps"}
     assert not missing, f"add a happy-path call for {sorted(missing)}"
     for operation, params in calls.items():
         answer = getattr(emr, xform_name(operation))(**params)

@@ -5,8 +5,11 @@ concurrency, logs, bootstrap actions and configuration classifications."""
 import gzip
 import json
 import os
+import subprocess
+import sys
 import textwrap
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -348,3 +351,24 @@ def test_hadoop_streaming_failing_mapper_fails_the_step(server, cluster, workdir
     step = wait_step_ended(emr, cluster, step_id)
     assert step["Status"]["State"] == "FAILED"
     assert "exited with code 7" in step["Status"]["FailureDetails"]["Message"]
+
+
+def elmr_logs(server, *args: str) -> subprocess.CompletedProcess:
+    elmr = Path(sys.executable).parent / "elmr"
+    return subprocess.run([str(elmr), "logs", *args, "--data-dir", str(server.data_dir)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_elmr_logs_prints_and_follows_a_step(server, cluster):
+    emr = server.client()
+    [step_id] = run_steps(emr, cluster, command_step(
+        "ticks", "bash", "-c", "for i in 1 2 3; do echo tick $i; echo warn $i >&2; sleep 1; done"))
+    wait_for(lambda: emr.describe_step(ClusterId=cluster, StepId=step_id)["Step"]["Status"]["State"]
+             == "RUNNING", 60, 0.2, "the step to run")
+    followed = elmr_logs(server, cluster, step_id, "--follow")
+    assert followed.returncode == 0 and followed.stdout.split() == ["tick", "1", "tick", "2", "tick", "3"]
+    assert wait_step_ended(emr, cluster, step_id)["Status"]["State"] == "COMPLETED"
+    wait_for(lambda: "warn 3" in elmr_logs(server, cluster, step_id, "--stderr").stdout, 30, 0.5,
+             "the shipped stderr")
+    listing = elmr_logs(server, cluster).stdout
+    assert f"steps/{step_id}/stdout.gz" in listing and "/node/i-" in listing
