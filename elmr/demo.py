@@ -1,16 +1,19 @@
 """`elmr demo`, the main job: start an elmr server on the embedded default, create a
 cluster of 1 master and 2 core nodes through boto3 exactly as against AWS, wait for it
-to run real Spark daemons, show what it is made of, terminate it and stop the server.
+to run real Spark daemons, show what it is made of, run Spark's pi.py on it as a step,
+terminate it and stop the server.
 """
 
 import argparse
+import gzip
 import json
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from elmr.launcher import ServerProcess
+from elmr.apps.spark import spark_home
+from elmr.launcher import ServerProcess, poll_until
 
 CLUSTER_REQUEST = {
     "Name": "elmr-demo",
@@ -41,6 +44,23 @@ def _spark_master_view(cluster: dict) -> str:
     return f"Spark master {status['url']} is {status['status']} with workers: " + "; ".join(workers)
 
 
+def _run_pi_step(server: ServerProcess, emr, cluster_id: str) -> None:
+    """Spark's own pi.py, submitted as EMR users do: command-runner.jar spark-submit."""
+    pi_py = str(spark_home() / "examples" / "src" / "main" / "python" / "pi.py")
+    started = time.monotonic()
+    [step_id] = emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[{
+        "Name": "pi", "ActionOnFailure": "CONTINUE",
+        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["spark-submit", pi_py, "10"]}}])["StepIds"]
+    _say(f"AddJobFlowSteps -> {step_id} (spark-submit pi.py 10); waiting (step_complete waiter)...")
+    emr.get_waiter("step_complete").wait(ClusterId=cluster_id, StepId=step_id, WaiterConfig=WAITER)
+    status = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"]
+    stdout_log = server.data_dir / "logs" / cluster_id / "steps" / step_id / "stdout.gz"
+    poll_until(stdout_log.exists, 30, what="the step's shipped stdout")
+    answer = gzip.decompress(stdout_log.read_bytes()).decode().strip()
+    _say(f"{step_id} is {status['State']} after {time.monotonic() - started:.1f} s; its stdout: {answer}")
+    _say(f"  (logs: {stdout_log.parent})")
+
+
 def run_cluster(server: ServerProcess) -> int:
     emr = server.client()
     started = time.monotonic()
@@ -57,8 +77,7 @@ def run_cluster(server: ServerProcess) -> int:
              f"{node['Status']['State']}")
     _say(_spark_master_view(cluster))
 
-    # The Spark step (AddJobFlowSteps with a spark-submit of pi.py) joins here when
-    # steps run; until then the demo shows the cluster and terminates it.
+    _run_pi_step(server, emr, cluster_id)
 
     emr.terminate_job_flows(JobFlowIds=[cluster_id])
     emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)

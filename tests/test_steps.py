@@ -3,6 +3,7 @@ hadoop-streaming and shell steps, with EMR's ordering, ActionOnFailure, cancella
 concurrency, logs, bootstrap actions and configuration classifications."""
 
 import gzip
+import shutil
 import json
 import os
 import subprocess
@@ -372,3 +373,37 @@ def test_elmr_logs_prints_and_follows_a_step(server, cluster):
              "the shipped stderr")
     listing = elmr_logs(server, cluster).stdout
     assert f"steps/{step_id}/stdout.gz" in listing and "/node/i-" in listing
+
+
+HELLO_JAVA = """
+public class Hello {
+    public static void main(String[] args) {
+        System.out.println("hello from a custom jar: " + String.join(",", args));
+    }
+}
+"""
+
+
+def test_custom_jar_and_script_runner_steps(server, cluster, workdir):
+    javac, jar = shutil.which("javac"), shutil.which("jar")
+    if not (javac and jar):
+        pytest.skip("building the custom JAR needs a JDK (javac, jar); only a JRE is installed")
+    (workdir / "Hello.java").write_text(HELLO_JAVA)
+    subprocess.run([javac, "--release", "17", "Hello.java"], cwd=workdir, check=True)
+    subprocess.run([jar, "cf", "hello.jar", "Hello.class"], cwd=workdir, check=True)
+    script = workdir / "report.sh"
+    script.write_text('#!/bin/bash\necho "script got $# args: $1|$2"\n')
+    script.chmod(0o755)
+    emr = server.client()
+    custom, scripted = run_steps(
+        emr, cluster,
+        {"Name": "custom-jar", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+            "Jar": str(workdir / "hello.jar"), "MainClass": "Hello", "Args": ["a", "b c"]}},
+        {"Name": "script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+            "Jar": "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar",
+            "Args": [str(script), "one; rm -rf /", "two"]}},
+    )
+    assert wait_step_ended(emr, cluster, custom)["Status"]["State"] == "COMPLETED"
+    assert "hello from a custom jar: a,b c" in step_log(server, cluster, custom)
+    assert wait_step_ended(emr, cluster, scripted)["Status"]["State"] == "COMPLETED"
+    assert "script got 2 args: one; rm -rf /|two" in step_log(server, cluster, scripted)

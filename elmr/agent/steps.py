@@ -89,6 +89,7 @@ class StepRunner:
                                          failure_reason="The node's agent restarted while the step ran.")
             return RunningStep(order["step_id"], step_dir, None, time.monotonic(), report)
         (step_dir / "work").mkdir(parents=True)
+        (step_dir / "tmp").mkdir()
         running = RunningStep(order["step_id"], step_dir, None, time.monotonic(),
                               protocol.StepReport(order["step_id"], protocol.STEP_RUNNING))
         hadoop_jar_step = order["hadoop_jar_step"]
@@ -102,7 +103,8 @@ class StepRunner:
         try:
             with open(step_dir / "stdout", "ab") as out, open(step_dir / "stderr", "ab") as err:
                 running.process = subprocess.Popen(
-                    argv, cwd=step_dir / "work", env=self.env, stdin=subprocess.DEVNULL,
+                    argv, cwd=step_dir / "work", env={**self.env, "TMPDIR": str(step_dir / "tmp")},
+                    stdin=subprocess.DEVNULL,
                     stdout=out, stderr=err, process_group=0,
                 )
         except OSError as error:

@@ -18,7 +18,7 @@ log = logging.getLogger("elmr.actuator")
 
 class Actuator:
     def __init__(self, store: Store, provider: NodeProvider, server_url: str,
-                 heartbeat_interval_s: float = 1.0):
+                 heartbeat_interval_s: float = 0.5):
         self.store = store
         self.provider = provider
         self.server_url = server_url
