@@ -14,7 +14,8 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from elmr import credentials
-from elmr.api.app import ElmrApp
+from elmr.api.app import ElmrApp, raw_path
+from elmr.api.s3 import S3Api
 from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
@@ -54,8 +55,9 @@ def serve(options: ServerOptions) -> None:
     root_credentials = credentials.load_or_create(data_dir)
     store = Store.open(options.database_url or sqlite_url(data_dir))
     ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
-    http_server = make_server(options.host, options.port, ElmrApp(ctx, root_credentials),
-                              threaded=True)
+    app = ElmrApp(ctx, root_credentials)
+    app.s3 = S3Api(ctx, root_credentials, raw_path)
+    http_server = make_server(options.host, options.port, app, threaded=True)
     server_url = f"http://{options.host}:{http_server.server_port}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)

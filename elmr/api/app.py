@@ -22,7 +22,7 @@ from elmr.service.errors import (
 )
 
 log = logging.getLogger("elmr.api")
-MAX_BODY_BYTES = 16 * 1024 * 1024  # EMR requests are small; refuse floods early
+MAX_BODY_BYTES = 64 * 1024 * 1024  # EMR requests and log uploads are small; refuse floods early
 
 
 class ElmrApp:
@@ -34,7 +34,8 @@ class ElmrApp:
 
     def __call__(self, environ, start_response):
         request = Request(environ)
-        request.max_content_length = MAX_BODY_BYTES
+        if "X-Amz-Target" in request.headers or request.path.startswith("/elmr/"):
+            request.max_content_length = MAX_BODY_BYTES  # S3 bodies may be large
         return self.dispatch(request)(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:

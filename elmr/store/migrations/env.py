@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from elmr.store.models import Base
+import elmr.store.object_models  # noqa: F401  (its tables join Base.metadata)
 
 config = context.config
 connection = config.attributes.get("connection")

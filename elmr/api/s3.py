@@ -1,0 +1,235 @@
+"""The S3 REST API on elmr's port: path-style (/bucket/key) and virtual-hosted-style
+(bucket.host) addressing, SigV4 header and presigned auth, S3's XML answers and errors.
+Thin: each handler reads the request, calls the object store, writes the answer."""
+
+import email.utils
+import logging
+from datetime import datetime, timezone
+from urllib.parse import unquote
+
+from werkzeug.wrappers import Request, Response
+
+from elmr.api import s3_body, s3_xml, sigv2, sigv4
+from elmr.credentials import RootCredentials
+from elmr.service.context import ServiceContext
+from elmr.service.errors import AuthError
+from elmr.service.objectstore import multipart, objects, storage
+from elmr.service.objectstore.errors import S3Error
+
+log = logging.getLogger("elmr.s3")
+
+
+def _http_date(moment: datetime) -> str:
+    return email.utils.format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+
+
+def _user_metadata(request: Request) -> dict:
+    return {k[len("x-amz-meta-"):].lower(): v for k, v in request.headers.items()
+            if k.lower().startswith("x-amz-meta-")}
+
+
+class S3Api:
+    def __init__(self, ctx: ServiceContext, credentials: RootCredentials, raw_path):
+        self.ctx = ctx
+        self.credentials = credentials
+        self.raw_path = raw_path  # the function giving a request's path as sent
+
+    def __call__(self, request: Request) -> Response:
+        bucket, key = None, None
+        try:
+            self._authenticate(request)
+            bucket, key = self._address(request)
+            return self._route(request, bucket, key)
+        except AuthError as refused:
+            return s3_xml.error(refused.code, refused.message, refused.http_status)
+        except S3Error as error:
+            details = {"BucketName": bucket, "Key": key, **error.details}
+            return s3_xml.error(error.code, error.message, error.status, details)
+
+    def _authenticate(self, request: Request) -> None:
+        if sigv2.is_presigned_v2(request.args):
+            sigv2.verify_presigned_v2(request.method, self.raw_path(request), request.query_string.decode(),
+                                      request.headers, self.credentials.secret_for, self.ctx.clock())
+            return
+        content_sha = request.headers.get("X-Amz-Content-SHA256")
+        sigv4.verify_request(
+            method=request.method, raw_path=self.raw_path(request),
+            query_string=request.query_string.decode(), headers=request.headers,
+            payload_sha256=None if content_sha else sigv4.payload_hash(b""),
+            secret_for_key=self.credentials.secret_for, now=self.ctx.clock(), protocol="s3",
+        )
+
+    def _address(self, request: Request) -> tuple[str | None, str | None]:
+        host = request.host.split(":")[0]
+        path = unquote(self.raw_path(request))
+        labels = host.split(".")
+        if len(labels) > 1 and not host.replace(".", "").isdigit() and labels[0] not in ("localhost", "s3"):
+            return labels[0], path[1:] or None  # virtual-hosted: bucket.host
+        bucket, _, key = path[1:].partition("/")
+        return bucket or None, key or None
+
+    def _route(self, request: Request, bucket, key) -> Response:
+        method, args = request.method, request.args
+        if bucket is None:
+            if method == "GET":
+                return s3_xml.list_buckets(objects.list_buckets(self.ctx))
+            raise S3Error("MethodNotAllowed", "The specified method is not allowed.", 405)
+        if key is None:
+            return self._bucket(request, bucket)
+        if "uploadId" in args or "uploads" in args:
+            return self._multipart(request, bucket, key)
+        if method == "PUT":
+            if "x-amz-copy-source" in request.headers:
+                return self._copy(request, bucket, key)
+            return self._put(request, bucket, key)
+        if method in ("GET", "HEAD"):
+            return self._get(request, bucket, key, head=method == "HEAD")
+        if method == "DELETE":
+            objects.delete_object(self.ctx, bucket, key)
+            return Response(status=204)
+        raise S3Error("MethodNotAllowed", "The specified method is not allowed.", 405)
+
+    def _bucket(self, request: Request, bucket: str) -> Response:
+        method, args = request.method, request.args
+        if method == "PUT":
+            objects.create_bucket(self.ctx, bucket)
+            return Response(status=200, headers={"Location": f"/{bucket}"})
+        if method == "HEAD":
+            objects.head_bucket(self.ctx, bucket)
+            return Response(status=200)
+        if method == "DELETE":
+            objects.delete_bucket(self.ctx, bucket)
+            return Response(status=204)
+        if method == "POST" and "delete" in args:
+            return self._delete_many(request, bucket)
+        if method == "GET" and "location" in args:
+            objects.head_bucket(self.ctx, bucket)
+            return s3_xml.location()
+        if method == "GET" and "uploads" in args:
+            return s3_xml.uploads(bucket, multipart.list_uploads(self.ctx, bucket, args.get("prefix", "")))
+        if method == "GET":
+            return self._list(request, bucket)
+        raise S3Error("MethodNotAllowed", "The specified method is not allowed.", 405)
+
+    def _list(self, request: Request, bucket: str) -> Response:
+        args = request.args
+        try:
+            max_keys = min(int(args.get("max-keys", 1000)), 1000)
+        except ValueError:
+            raise S3Error("InvalidArgument", "max-keys must be an integer.", 400) from None
+        prefix, delimiter = args.get("prefix", ""), args.get("delimiter", "")
+        if args.get("list-type") == "2":
+            after = max(s3_xml.decode_token(args.get("continuation-token", "")), args.get("start-after", ""))
+            listing = objects.list_objects(self.ctx, bucket, prefix, delimiter, after, max_keys)
+            return s3_xml.list_v2(bucket, listing, args, max_keys)
+        listing = objects.list_objects(self.ctx, bucket, prefix, delimiter, args.get("marker", ""), max_keys)
+        return s3_xml.list_v1(bucket, listing, args, max_keys)
+
+    def _delete_many(self, request: Request, bucket: str) -> Response:
+        quiet, keys = s3_xml.parse_delete(request.get_data())
+        deleted = []
+        for key in keys:
+            objects.delete_object(self.ctx, bucket, key)
+            deleted.append(key)
+        return s3_xml.deleted(deleted, quiet)
+
+    def _staged_body(self, request: Request, bucket: str):
+        """The body decoded into a staging file, verified; (path, md5 hex, size)."""
+        encoding = request.headers.get("Content-Encoding", "")
+        content_sha = request.headers.get("X-Amz-Content-SHA256", "")
+        chunked = "aws-chunked" in encoding or content_sha.startswith("STREAMING-")
+        trailer_names = [n.strip().lower() for n in request.headers.get("X-Amz-Trailer", "").split(",") if n.strip()]
+        check = s3_body.BodyCheck(request.headers, trailer_names)
+        stream = request.stream
+        if chunked:
+            chunks = s3_body.aws_chunked(stream, check.trailers)
+        else:
+            chunks = s3_body.plain(stream, request.content_length or 0)
+        staged, md5_hex, size = storage.write_staged(objects.bucket_dir(self.ctx, bucket), chunks,
+                                                     check.observers())
+        declared = request.headers.get("X-Amz-Decoded-Content-Length")
+        try:
+            if declared is not None and int(declared) != size:
+                raise S3Error("IncompleteBody", "The decoded body is shorter than declared.", 400)
+            check.verify(md5_hex)
+        except S3Error:
+            staged.unlink(missing_ok=True)
+            raise
+        return staged, md5_hex, size
+
+    def _put(self, request: Request, bucket: str, key: str) -> Response:
+        objects.head_bucket(self.ctx, bucket)
+        staged, md5_hex, size = self._staged_body(request, bucket)
+        stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size,
+                                    request.headers.get("Content-Type"), _user_metadata(request))
+        return Response(status=200, headers={"ETag": f'"{stored.etag}"'})
+
+    def _copy(self, request: Request, bucket: str, key: str) -> Response:
+        source_bucket, source_key = s3_xml.copy_source(request.headers["x-amz-copy-source"])
+        source = objects.head_object(self.ctx, source_bucket, source_key)
+        replace = request.headers.get("x-amz-metadata-directive", "COPY") == "REPLACE"
+        if source_bucket == bucket and source_key == key and not replace:
+            raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy "
+                          "an object to itself without changing the object's metadata.", 400)
+        staged, md5_hex, size = storage.write_staged(
+            objects.bucket_dir(self.ctx, bucket), storage.read_range(source.path, 0, source.size - 1))
+        content_type = request.headers.get("Content-Type") if replace else source.content_type
+        metadata = _user_metadata(request) if replace else source.user_metadata
+        stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size, content_type, metadata)
+        return s3_xml.copy_result(stored.etag, stored.last_modified)
+
+    def _get(self, request: Request, bucket: str, key: str, head: bool) -> Response:
+        found = objects.head_object(self.ctx, bucket, key)
+        etag = f'"{found.etag}"'
+        not_modified = s3_xml.check_preconditions(request, etag, found.last_modified)
+        headers = {"ETag": etag, "Last-Modified": _http_date(found.last_modified),
+                   "Accept-Ranges": "bytes", "Content-Type": found.content_type,
+                   **{f"x-amz-meta-{k}": v for k, v in found.user_metadata.items()}}
+        if not_modified:
+            return Response(status=304, headers={"ETag": etag})
+        start, end, status = 0, found.size - 1, 200
+        byte_range = request.headers.get("Range")
+        if byte_range and not head:
+            start, end = s3_xml.parse_range(byte_range, found.size)
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{found.size}"
+        length = max(0, end - start + 1)
+        headers["Content-Length"] = str(length if not head else found.size)
+        body = [] if head or length == 0 else storage.read_range(found.path, start, end)
+        response = Response(body, status=status, headers=headers, direct_passthrough=True)
+        response.headers["Content-Type"] = found.content_type
+        return response
+
+    def _multipart(self, request: Request, bucket: str, key: str) -> Response:
+        method, args = request.method, request.args
+        if method == "POST" and "uploads" in args:
+            upload_id = multipart.create(self.ctx, bucket, key, request.headers.get("Content-Type"),
+                                         _user_metadata(request))
+            return s3_xml.upload_created(bucket, key, upload_id)
+        upload_id = args["uploadId"]
+        if method == "PUT":
+            part_number = s3_xml.part_number(args.get("partNumber"))
+            if "x-amz-copy-source" in request.headers:
+                source_bucket, source_key = s3_xml.copy_source(request.headers["x-amz-copy-source"])
+                source = objects.head_object(self.ctx, source_bucket, source_key)
+                start, end = 0, source.size - 1
+                if request.headers.get("x-amz-copy-source-range"):
+                    start, end = s3_xml.parse_range(request.headers["x-amz-copy-source-range"], source.size)
+                staged, md5_hex, size = storage.write_staged(
+                    objects.bucket_dir(self.ctx, bucket), storage.read_range(source.path, start, end))
+                part = multipart.add_part(self.ctx, bucket, upload_id, part_number, staged, md5_hex, size)
+                return s3_xml.copy_part_result(part.etag, part.last_modified)
+            multipart.require_upload(self.ctx, bucket, upload_id)
+            staged, md5_hex, size = self._staged_body(request, bucket)
+            part = multipart.add_part(self.ctx, bucket, upload_id, part_number, staged, md5_hex, size)
+            return Response(status=200, headers={"ETag": f'"{part.etag}"'})
+        if method == "POST":
+            requested = s3_xml.parse_complete(request.get_data())
+            stored = multipart.complete(self.ctx, bucket, key, upload_id, requested)
+            return s3_xml.upload_completed(bucket, key, stored.etag)
+        if method == "DELETE":
+            multipart.abort(self.ctx, bucket, upload_id)
+            return Response(status=204)
+        if method == "GET":
+            return s3_xml.parts(bucket, key, upload_id, multipart.list_parts(self.ctx, bucket, upload_id))
+        raise S3Error("MethodNotAllowed", "The specified method is not allowed.", 405)

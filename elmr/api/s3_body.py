@@ -1,0 +1,163 @@
+"""Request bodies as S3 clients send them: plain, or `aws-chunked` (what current
+botocore sends by default, with the checksum in a trailer), decoded into the object's
+bytes; and the checksums (Content-MD5, x-amz-checksum-*) verified against them."""
+
+import base64
+import hashlib
+import zlib
+from typing import BinaryIO, Iterator
+
+from elmr.service.objectstore.errors import S3Error
+
+CHUNK = 1024 * 1024
+
+
+class Crc32:
+    def __init__(self):
+        self.value = 0
+
+    def update(self, data: bytes) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+    def b64(self) -> str:
+        return base64.b64encode(self.value.to_bytes(4, "big")).decode()
+
+
+class Crc32c:
+    """CRC32C (Castagnoli), table-driven; used only when a client asks for it."""
+
+    _TABLE = []
+    for _n in range(256):
+        _c = _n
+        for _ in range(8):
+            _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+        _TABLE.append(_c)
+
+    def __init__(self):
+        self.value = 0xFFFFFFFF
+
+    def update(self, data: bytes) -> None:
+        value, table = self.value, self._TABLE
+        for byte in data:
+            value = table[(value ^ byte) & 0xFF] ^ (value >> 8)
+        self.value = value
+
+    def b64(self) -> str:
+        return base64.b64encode((self.value ^ 0xFFFFFFFF).to_bytes(4, "big")).decode()
+
+
+class Crc64Nvme:
+    _POLY = 0x9A6C9329AC4BC9B5
+    _TABLE = []
+    for _n in range(256):
+        _c = _n
+        for _ in range(8):
+            _c = (_c >> 1) ^ 0x9A6C9329AC4BC9B5 if _c & 1 else _c >> 1
+        _TABLE.append(_c)
+
+    def __init__(self):
+        self.value = 0xFFFFFFFFFFFFFFFF
+
+    def update(self, data: bytes) -> None:
+        value, table = self.value, self._TABLE
+        for byte in data:
+            value = table[(value ^ byte) & 0xFF] ^ (value >> 8)
+        self.value = value
+
+    def b64(self) -> str:
+        return base64.b64encode((self.value ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")).decode()
+
+
+class _Digest:
+    def __init__(self, name: str):
+        self.hash = hashlib.new(name)
+
+    def update(self, data: bytes) -> None:
+        self.hash.update(data)
+
+    def b64(self) -> str:
+        return base64.b64encode(self.hash.digest()).decode()
+
+
+CHECKSUMS = {
+    "x-amz-checksum-crc32": Crc32,
+    "x-amz-checksum-crc32c": Crc32c,
+    "x-amz-checksum-crc64nvme": Crc64Nvme,
+    "x-amz-checksum-sha1": lambda: _Digest("sha1"),
+    "x-amz-checksum-sha256": lambda: _Digest("sha256"),
+}
+
+
+def _read_line(stream: BinaryIO) -> bytes:
+    line = stream.readline(64 * 1024)
+    if not line.endswith(b"\n"):
+        raise S3Error("IncompleteBody", "The request body ended before its last chunk.", 400)
+    return line.rstrip(b"\r\n")
+
+
+def aws_chunked(stream: BinaryIO, trailers: dict) -> Iterator[bytes]:
+    """Decode `size[;chunk-signature=…]\\r\\n data \\r\\n` chunks; the trailer lines
+    after the zero-size chunk (`x-amz-checksum-crc32:…`) go into `trailers`."""
+    while True:
+        header = _read_line(stream)
+        try:
+            size = int(header.split(b";")[0], 16)
+        except ValueError:
+            raise S3Error("InvalidRequest", "Malformed aws-chunked body.", 400) from None
+        if size == 0:
+            break
+        remaining = size
+        while remaining:
+            data = stream.read(min(CHUNK, remaining))
+            if not data:
+                raise S3Error("IncompleteBody", "The request body ended inside a chunk.", 400)
+            remaining -= len(data)
+            yield data
+        _read_line(stream)
+    while True:
+        line = stream.readline(64 * 1024).rstrip(b"\r\n")
+        if not line:
+            return
+        name, _, value = line.decode().partition(":")
+        trailers[name.strip().lower()] = value.strip()
+
+
+def plain(stream: BinaryIO, length: int) -> Iterator[bytes]:
+    remaining = length
+    while remaining > 0:
+        data = stream.read(min(CHUNK, remaining))
+        if not data:
+            raise S3Error("IncompleteBody", "You did not provide the number of bytes specified "
+                          "by the Content-Length HTTP header.", 400)
+        remaining -= len(data)
+        yield data
+
+
+class BodyCheck:
+    """Collects what the headers (and, once read, the trailer) promise of the body,
+    and checks it after the body was written to its staging file."""
+
+    def __init__(self, headers, trailer_names: list[str]):
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.trailers: dict = {}
+        names = set(trailer_names) | {n for n in CHECKSUMS if n in self.headers}
+        self.checksums = {name: CHECKSUMS[name]() for name in names if name in CHECKSUMS}
+        self.sha256 = hashlib.sha256()
+
+    def observers(self) -> list:
+        return [*self.checksums.values(), self.sha256]
+
+    def verify(self, md5_hex: str) -> None:
+        content_md5 = self.headers.get("content-md5")
+        if content_md5 is not None:
+            if base64.b64encode(bytes.fromhex(md5_hex)).decode() != content_md5:
+                raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
+        for name, checksum in self.checksums.items():
+            expected = self.trailers.get(name) or self.headers.get(name)
+            if expected is not None and checksum.b64() != expected:
+                raise S3Error("BadDigest", f"The {name[len('x-amz-checksum-'):].upper()} you "
+                              "specified did not match the calculated checksum.", 400)
+        declared = self.headers.get("x-amz-content-sha256", "")
+        if len(declared) == 64 and declared != self.sha256.hexdigest():
+            raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' "
+                          "header does not match what was computed.", 400)

@@ -1,0 +1,209 @@
+"""Buckets and objects: S3's semantics over the files of storage.py and the rows of
+object_models.py. What Spark wrote through s3:// has no row yet; it gets one (ETag
+and size from the file) the first time it is listed or read."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from elmr.service.context import ServiceContext
+from elmr.service.objectstore import keys, storage
+from elmr.service.objectstore.errors import S3Error
+from elmr.store.object_models import Bucket, StoredObject
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+
+
+def bucket_dir(ctx: ServiceContext, bucket: str) -> Path:
+    return Path(ctx.data_dir) / "buckets" / bucket
+
+
+def _require_bucket(session, bucket: str) -> Bucket:
+    found = session.get(Bucket, bucket)
+    if found is None:
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket)
+    return found
+
+
+def create_bucket(ctx: ServiceContext, bucket: str) -> None:
+    if not _BUCKET_NAME.match(bucket) or ".." in bucket:
+        raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket)
+    with ctx.store.transaction() as session:
+        if session.get(Bucket, bucket) is not None:
+            raise S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named "
+                          "bucket succeeded and you already own it.", 409, BucketName=bucket)
+        session.add(Bucket(name=bucket, created_at=ctx.clock()))
+        keys.staging_dir(bucket_dir(ctx, bucket)).mkdir(parents=True, exist_ok=True)
+
+
+def head_bucket(ctx: ServiceContext, bucket: str) -> None:
+    with ctx.store.transaction() as session:
+        _require_bucket(session, bucket)
+
+
+def list_buckets(ctx: ServiceContext) -> list[Bucket]:
+    with ctx.store.transaction() as session:
+        return session.scalars(select(Bucket).order_by(Bucket.name)).all()
+
+
+def bucket_names(ctx: ServiceContext) -> list[str]:
+    return [b.name for b in list_buckets(ctx)]
+
+
+def delete_bucket(ctx: ServiceContext, bucket: str) -> None:
+    """Only an empty bucket (in-progress uploads are aborted with it, as in S3)."""
+    if list_objects(ctx, bucket, max_keys=1).contents:
+        raise S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
+                      BucketName=bucket)
+    with ctx.store.transaction() as session:
+        session.delete(_require_bucket(session, bucket))
+    directory = bucket_dir(ctx, bucket)
+    for path in sorted(directory.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    directory.rmdir()
+
+
+def _file_of(ctx: ServiceContext, bucket: str, key: str, row: StoredObject | None) -> tuple[Path, str] | None:
+    directory = bucket_dir(ctx, bucket)
+    candidates = []
+    if row is not None:
+        candidates.append(row.location)
+    candidates += [loc for loc in ("plain", "encoded") if loc not in candidates]
+    for location in candidates:
+        if location == "plain" and not keys.is_plain(key):
+            continue
+        path = keys.plain_path(directory, key) if location == "plain" else keys.encoded_path(directory, key)
+        if path.is_file():
+            return path, location
+    return None
+
+
+def _fresh_row(session, bucket: str, key: str, path: Path, location: str, row: StoredObject | None):
+    """The row for a file, filled in or refreshed when the file changed under it."""
+    stat = path.stat()
+    if row is not None and row.file_mtime_ns == stat.st_mtime_ns and row.size == stat.st_size:
+        return row
+    if row is None:
+        row = StoredObject(bucket=bucket, key=key, content_type=DEFAULT_CONTENT_TYPE, user_metadata={})
+        session.add(row)
+    row.etag, row.size, row.location = storage.file_md5(path), stat.st_size, location
+    row.last_modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+    row.file_mtime_ns = stat.st_mtime_ns
+    return row
+
+
+@dataclass
+class ObjectView:
+    key: str
+    etag: str
+    size: int
+    content_type: str
+    user_metadata: dict
+    last_modified: datetime
+    path: Path
+
+
+def _view(row: StoredObject, path: Path) -> ObjectView:
+    return ObjectView(row.key, row.etag, row.size, row.content_type, dict(row.user_metadata),
+                      row.last_modified, path)
+
+
+def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
+    with ctx.store.transaction() as session:
+        _require_bucket(session, bucket)
+        row = session.get(StoredObject, (bucket, key))
+        found = _file_of(ctx, bucket, key, row)
+        if found is None:
+            if row is not None:
+                session.delete(row)  # the file went away (deleted through Spark)
+            raise S3Error("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+        path, location = found
+        return _view(_fresh_row(session, bucket, key, path, location, row), path)
+
+
+def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
+               content_type: str | None, user_metadata: dict, etag: str | None = None) -> ObjectView:
+    """Place an already staged file as `key` and record it (etag: multipart's own)."""
+    try:
+        keys.check_key(key)
+    except keys.InvalidKey as invalid:
+        staged.unlink(missing_ok=True)
+        raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
+    with ctx.store.transaction() as session:
+        _require_bucket(session, bucket)
+        old = session.get(StoredObject, (bucket, key))
+        old_file = _file_of(ctx, bucket, key, old)
+        written = storage.place(bucket_dir(ctx, bucket), key, staged, md5_hex, size)
+        if old_file is not None and old_file[0] != written.path:
+            storage.remove(bucket_dir(ctx, bucket), old_file[0])
+        row = old or StoredObject(bucket=bucket, key=key)
+        row.etag, row.size, row.location = etag or md5_hex, size, written.location
+        row.content_type = content_type or DEFAULT_CONTENT_TYPE
+        row.user_metadata = user_metadata
+        row.last_modified = datetime.fromtimestamp(written.path.stat().st_mtime, timezone.utc)
+        row.file_mtime_ns = written.mtime_ns
+        if old is None:
+            session.add(row)
+        return _view(row, written.path)
+
+
+def delete_object(ctx: ServiceContext, bucket: str, key: str) -> None:
+    """Idempotent, as in S3: deleting a missing key succeeds."""
+    with ctx.store.transaction() as session:
+        _require_bucket(session, bucket)
+        row = session.get(StoredObject, (bucket, key))
+        found = _file_of(ctx, bucket, key, row)
+        if found is not None:
+            storage.remove(bucket_dir(ctx, bucket), found[0])
+        if row is not None:
+            session.delete(row)
+
+
+@dataclass
+class Listing:
+    contents: list  # [ObjectView]
+    common_prefixes: list  # [str]
+    truncated: bool
+    last_key: str | None  # the last key or prefix handed out (for the next marker)
+
+
+def _all_keys(ctx: ServiceContext, session, bucket: str) -> dict[str, tuple[Path, str]]:
+    directory = bucket_dir(ctx, bucket)
+    found = {key: (path, "plain") for key, path in storage.plain_files(directory)}
+    encoded = session.scalars(select(StoredObject).where(
+        StoredObject.bucket == bucket, StoredObject.location == "encoded"))
+    for row in encoded:
+        path = keys.encoded_path(directory, row.key)
+        if path.is_file():
+            found[row.key] = (path, "encoded")
+    return found
+
+
+def list_objects(ctx: ServiceContext, bucket: str, prefix: str = "", delimiter: str = "",
+                 after: str = "", max_keys: int = 1000) -> Listing:
+    with ctx.store.transaction() as session:
+        _require_bucket(session, bucket)
+        files = _all_keys(ctx, session, bucket)
+        rows = {row.key: row for row in session.scalars(
+            select(StoredObject).where(StoredObject.bucket == bucket, StoredObject.key.startswith(prefix)))}
+        contents, prefixes, truncated, last = [], [], False, None
+        for key in sorted(k for k in files if k.startswith(prefix) and k > after):
+            rest = key[len(prefix):]
+            is_prefix = bool(delimiter) and delimiter in rest
+            entry = key[:len(prefix) + rest.index(delimiter) + len(delimiter)] if is_prefix else key
+            if is_prefix and (entry <= after or (prefixes and prefixes[-1] == entry)):
+                continue
+            if len(contents) + len(prefixes) >= max_keys:
+                truncated = True
+                break
+            if is_prefix:
+                prefixes.append(entry)
+            else:
+                path, location = files[key]
+                contents.append(_view(_fresh_row(session, bucket, key, path, location, rows.get(key)), path))
+            last = entry
+        return Listing(contents, prefixes, truncated, last)

@@ -1,0 +1,120 @@
+"""Object bytes on disk. Every write goes to a staging file in the bucket's own
+`.elmr/staging` dir (same filesystem), is fsynced, then renamed into place: a reader,
+or a server killed at any moment, sees the old object or the new one, never a part.
+Staging files are not objects, so an interrupted write leaves nothing listed."""
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from elmr.service.objectstore import keys
+
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class Written:
+    path: Path
+    location: str  # plain | encoded
+    md5_hex: str
+    size: int
+    mtime_ns: int
+
+
+def staging_file(bucket_dir: Path) -> Path:
+    directory = keys.staging_dir(bucket_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / secrets.token_hex(16)
+
+
+def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=()) -> tuple[Path, str, int]:
+    """Stream chunks to a staging file; returns (path, md5 hex, size). `observers`
+    see every chunk (checksums)."""
+    staged = staging_file(bucket_dir)
+    md5, size = hashlib.md5(), 0
+    try:
+        with open(staged, "wb") as out:
+            for chunk in chunks:
+                md5.update(chunk)
+                for observer in observers:
+                    observer.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return staged, md5.hexdigest(), size
+
+
+def _can_place(path: Path, bucket_dir: Path) -> bool:
+    """A plain path is usable unless a file stands where a directory is needed, or
+    a directory where the file goes (S3 allows both `a` and `a/b` as keys)."""
+    if path.is_dir():
+        return False
+    parent = path.parent
+    while parent != bucket_dir:
+        if parent.exists() and not parent.is_dir():
+            return False
+        parent = parent.parent
+    return True
+
+
+def place(bucket_dir: Path, key: str, staged: Path, md5_hex: str, size: int) -> Written:
+    """Move a staged file to the key's location, atomically."""
+    path = keys.plain_path(bucket_dir, key) if keys.is_plain(key) else None
+    location = "plain"
+    if path is None or not _can_place(path, bucket_dir):
+        path, location = keys.encoded_path(bucket_dir, key), "encoded"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, path)
+    return Written(path, location, md5_hex, size, path.stat().st_mtime_ns)
+
+
+def remove(bucket_dir: Path, path: Path) -> None:
+    """Delete an object's file and the directories it leaves empty."""
+    path.unlink(missing_ok=True)
+    parent = path.parent
+    while parent != bucket_dir and parent.name != keys.INTERNAL_DIR:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def read_range(path: Path, start: int, end: int) -> Iterable[bytes]:
+    """Bytes start..end inclusive, in chunks."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        remaining = end - start + 1
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+
+def file_md5(path: Path) -> str:
+    md5 = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
+def plain_files(bucket_dir: Path) -> Iterable[tuple[str, Path]]:
+    """(key, path) of every plain object, skipping the store's own dir and the
+    hidden files Spark's committers leave while they write."""
+    for root, dirs, files in os.walk(bucket_dir):
+        root_path = Path(root)
+        if root_path == bucket_dir:
+            dirs[:] = [d for d in dirs if d != keys.INTERNAL_DIR]
+        for name in files:
+            path = root_path / name
+            yield path.relative_to(bucket_dir).as_posix(), path

@@ -1,0 +1,309 @@
+"""The embedded object store through real boto3 and AWS CLI clients, on the same
+server and port as the EMR API."""
+
+import base64
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from conftest import ElmrServer, free_port, wait_for
+
+
+def s3_client(server, **overrides):
+    config = Config(s3={"addressing_style": overrides.pop("addressing", "path")},
+                    retries={"max_attempts": 1})
+    return server.client("s3", config=config, **overrides)
+
+
+@pytest.fixture
+def s3(server):
+    return s3_client(server)
+
+
+@pytest.fixture
+def bucket(s3, request):
+    name = "b-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:12]
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def code_of(call, *args, **kwargs) -> str:
+    with pytest.raises(ClientError) as raised:
+        call(*args, **kwargs)
+    return raised.value.response["Error"]["Code"]
+
+
+def test_buckets_create_list_head_delete(s3):
+    s3.create_bucket(Bucket="lifecycle")
+    assert "lifecycle" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.head_bucket(Bucket="lifecycle")
+    assert code_of(s3.create_bucket, Bucket="lifecycle") == "BucketAlreadyOwnedByYou"
+    s3.put_object(Bucket="lifecycle", Key="x", Body=b"1")
+    assert code_of(s3.delete_bucket, Bucket="lifecycle") == "BucketNotEmpty"
+    s3.delete_object(Bucket="lifecycle", Key="x")
+    s3.delete_bucket(Bucket="lifecycle")
+    assert code_of(s3.head_bucket, Bucket="lifecycle") == "404"
+    assert code_of(s3.list_objects_v2, Bucket="lifecycle") == "NoSuchBucket"
+    assert code_of(s3.create_bucket, Bucket="Not_Valid") == "InvalidBucketName"
+
+
+def test_put_get_head_with_metadata_and_md5_etag(s3, bucket):
+    body = b"x,y\n1,2\n"
+    put = s3.put_object(Bucket=bucket, Key="in/a.csv", Body=body, ContentType="text/csv",
+                        Metadata={"team": "ml"})
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    got = s3.get_object(Bucket=bucket, Key="in/a.csv")
+    assert got["Body"].read() == body
+    assert (got["ContentType"], got["Metadata"], got["ContentLength"]) == ("text/csv", {"team": "ml"}, len(body))
+    assert s3.head_object(Bucket=bucket, Key="in/a.csv")["ETag"] == put["ETag"]
+    assert code_of(s3.get_object, Bucket=bucket, Key="missing") == "NoSuchKey"
+    s3.delete_object(Bucket=bucket, Key="in/a.csv")
+    s3.delete_object(Bucket=bucket, Key="in/a.csv")  # deleting twice is fine, as in S3
+    assert code_of(s3.head_object, Bucket=bucket, Key="in/a.csv") == "404"
+
+
+def test_ranges_and_conditions(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="r", Body=b"0123456789")
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=2-4")["Body"].read() == b"234"
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=-3")["Body"].read() == b"789"
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=8-")["Body"].read() == b"89"
+    assert code_of(s3.get_object, Bucket=bucket, Key="r", Range="bytes=20-30") == "InvalidRange"
+    etag = s3.head_object(Bucket=bucket, Key="r")["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="r", IfMatch=etag)["Body"].read() == b"0123456789"
+    assert code_of(s3.get_object, Bucket=bucket, Key="r", IfMatch='"other"') == "PreconditionFailed"
+    assert code_of(s3.get_object, Bucket=bucket, Key="r", IfNoneMatch=etag) == "304"
+    past, future = datetime.now(timezone.utc) - timedelta(days=1), datetime.now(timezone.utc) + timedelta(days=1)
+    assert code_of(s3.get_object, Bucket=bucket, Key="r", IfModifiedSince=future) == "304"
+    assert s3.get_object(Bucket=bucket, Key="r", IfModifiedSince=past)["ContentLength"] == 10
+    assert code_of(s3.get_object, Bucket=bucket, Key="r", IfUnmodifiedSince=past) == "PreconditionFailed"
+
+
+def test_copy_with_metadata_directive(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src", Body=b"data", ContentType="text/plain", Metadata={"a": "1"})
+    s3.copy_object(Bucket=bucket, Key="kept", CopySource={"Bucket": bucket, "Key": "src"})
+    kept = s3.head_object(Bucket=bucket, Key="kept")
+    assert (kept["ContentType"], kept["Metadata"]) == ("text/plain", {"a": "1"})
+    s3.copy_object(Bucket=bucket, Key="replaced", CopySource={"Bucket": bucket, "Key": "src"},
+                   MetadataDirective="REPLACE", ContentType="application/json", Metadata={"b": "2"})
+    replaced = s3.get_object(Bucket=bucket, Key="replaced")
+    assert (replaced["ContentType"], replaced["Metadata"], replaced["Body"].read()) == (
+        "application/json", {"b": "2"}, b"data")
+    assert code_of(s3.copy_object, Bucket=bucket, Key="src",
+                   CopySource={"Bucket": bucket, "Key": "src"}) == "InvalidRequest"
+
+
+def test_listing_v2_v1_prefix_delimiter_paging(s3, bucket):
+    keys = ["a/1", "a/2", "a/b/3", "c", "d/4"] + [f"page/{n:03d}" for n in range(12)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    top = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [o["Key"] for o in top["Contents"]] == ["c"]
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["a/", "d/", "page/"]
+    under_a = s3.list_objects_v2(Bucket=bucket, Prefix="a/", Delimiter="/")
+    assert [o["Key"] for o in under_a["Contents"]] == ["a/1", "a/2"]
+    assert [p["Prefix"] for p in under_a["CommonPrefixes"]] == ["a/b/"]
+    first = s3.list_objects_v2(Bucket=bucket, Prefix="page/", MaxKeys=5)
+    assert first["IsTruncated"] and first["KeyCount"] == 5
+    rest = s3.list_objects_v2(Bucket=bucket, Prefix="page/", ContinuationToken=first["NextContinuationToken"])
+    assert [o["Key"] for o in first["Contents"] + rest["Contents"]] == [f"page/{n:03d}" for n in range(12)]
+    after = s3.list_objects_v2(Bucket=bucket, StartAfter="d/4")
+    assert after["Contents"][0]["Key"] == "page/000"
+    paginated = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 4})
+                 for o in page["Contents"]]
+    assert paginated == sorted(keys)
+    v1 = s3.list_objects(Bucket=bucket, Prefix="a/")
+    assert [o["Key"] for o in v1["Contents"]] == ["a/1", "a/2", "a/b/3"]
+    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a/1"}, {"Key": "c"}]})
+    assert sorted(d["Key"] for d in deleted["Deleted"]) == ["a/1", "c"]
+    assert "c" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+
+
+def test_multipart_out_of_order_with_a_retried_part(s3, bucket):
+    part_size = 5 * 1024 * 1024
+    parts = [os.urandom(part_size), os.urandom(part_size), b"tail"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin", ContentType="application/x-test")
+    upload_id = upload["UploadId"]
+    etags = {}
+    for number in (3, 1, 2):
+        etags[number] = s3.upload_part(Bucket=bucket, Key="big.bin", UploadId=upload_id,
+                                       PartNumber=number, Body=parts[number - 1])["ETag"]
+    retried = os.urandom(part_size)
+    parts[1] = retried
+    etags[2] = s3.upload_part(Bucket=bucket, Key="big.bin", UploadId=upload_id, PartNumber=2, Body=retried)["ETag"]
+    listed = s3.list_parts(Bucket=bucket, Key="big.bin", UploadId=upload_id)["Parts"]
+    assert [p["PartNumber"] for p in listed] == [1, 2, 3] and listed[1]["ETag"] == etags[2]
+    assert upload_id in [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]]
+    assert "big.bin" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload_id, MultipartUpload={
+        "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in (1, 2, 3)]})
+    combined = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    assert done["ETag"] == f'"{combined}-3"'
+    got = s3.get_object(Bucket=bucket, Key="big.bin")
+    assert got["Body"].read() == b"".join(parts) and got["ContentType"] == "application/x-test"
+    assert code_of(s3.list_parts, Bucket=bucket, Key="big.bin", UploadId=upload_id) == "NoSuchUpload"
+
+
+def test_multipart_errors_and_abort(s3, bucket):
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    small = s3.upload_part(Bucket=bucket, Key="m", UploadId=upload_id, PartNumber=1, Body=b"small")["ETag"]
+    second = s3.upload_part(Bucket=bucket, Key="m", UploadId=upload_id, PartNumber=2, Body=b"x")["ETag"]
+    assert code_of(s3.complete_multipart_upload, Bucket=bucket, Key="m", UploadId=upload_id,
+                   MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": small}, {"PartNumber": 2, "ETag": second}]}
+                   ) == "EntityTooSmall"
+    assert code_of(s3.complete_multipart_upload, Bucket=bucket, Key="m", UploadId=upload_id,
+                   MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": second}, {"PartNumber": 1, "ETag": small}]}
+                   ) == "InvalidPartOrder"
+    assert code_of(s3.complete_multipart_upload, Bucket=bucket, Key="m", UploadId=upload_id,
+                   MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"0000"'}]}) == "InvalidPart"
+    s3.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload_id)
+    assert code_of(s3.upload_part, Bucket=bucket, Key="m", UploadId=upload_id, PartNumber=1, Body=b"x") == "NoSuchUpload"
+
+
+def test_upload_file_of_20_mib_goes_multipart(s3, bucket, tmp_path):
+    data = os.urandom(20 * 1024 * 1024)
+    (tmp_path / "up").write_bytes(data)
+    s3.upload_file(str(tmp_path / "up"), bucket, "uploaded")
+    assert s3.head_object(Bucket=bucket, Key="uploaded")["ETag"].endswith('-3"')
+    s3.download_file(bucket, "uploaded", str(tmp_path / "down"))
+    assert (tmp_path / "down").read_bytes() == data
+
+
+def test_checksums_are_verified(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="crc", Body=b"hello", ChecksumAlgorithm="CRC32")  # trailer
+    s3.put_object(Bucket=bucket, Key="sha", Body=b"hello", ChecksumAlgorithm="SHA256")
+    good_md5 = base64.b64encode(hashlib.md5(b"hello").digest()).decode()
+    s3.put_object(Bucket=bucket, Key="md5", Body=b"hello", ContentMD5=good_md5)
+    bad_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    assert code_of(s3.put_object, Bucket=bucket, Key="bad-md5", Body=b"hello", ContentMD5=bad_md5) == "BadDigest"
+    assert code_of(s3.put_object, Bucket=bucket, Key="bad-crc", Body=b"hello", ChecksumCRC32="AAAAAA==") == "BadDigest"
+    assert code_of(s3.head_object, Bucket=bucket, Key="bad-md5") == "404"
+    assert s3.get_object(Bucket=bucket, Key="crc")["Body"].read() == b"hello"
+
+
+def test_presigned_get_and_put(server, s3, bucket):
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "p"}, ExpiresIn=60)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("PUT", put_url.split(str(server.port), 1)[1], body=b"presigned")
+    assert connection.getresponse().status == 200
+    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p"}, ExpiresIn=60)
+    with urllib.request.urlopen(get_url, timeout=10) as answer:
+        assert answer.read() == b"presigned"
+    tampered = get_url.replace("Key=p", "Key=q") if "Key=p" in get_url else get_url.replace(f"/{bucket}/p", f"/{bucket}/q")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(tampered, timeout=10)
+    assert refused.value.code == 403 and b"SignatureDoesNotMatch" in refused.value.read()
+
+
+def test_bad_credentials_get_s3_errors(server, bucket):
+    assert code_of(s3_client(server, secret_access_key="wrong").list_objects_v2, Bucket=bucket) == "SignatureDoesNotMatch"
+    assert code_of(s3_client(server, access_key_id="AKIANOBODY0000000000").list_buckets) == "InvalidAccessKeyId"
+
+
+@pytest.mark.parametrize("key", [
+    "../../escape", "../" * 12 + "etc/passwd", "/absolute/path", "a/../../b", "./.", "..",
+    "dir/", "a//b", "back\\slash\\..\\..", "nul\0byte", "%2e%2e/%2e%2e/pct", ".elmr/objects/x",
+    "é" * 300, "x" * 300, "ü/" * 300,
+])
+def test_every_key_stays_inside_its_bucket(server, s3, bucket, key):
+    key = key.encode()[:1024].decode(errors="ignore")
+    marker = f"contained in {bucket}".encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=marker)
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == marker
+    assert key in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    buckets_dir = (server.data_dir / "buckets").resolve()
+    bucket_dir = buckets_dir / bucket
+    for root, _dirs, files in os.walk(server.data_dir):
+        for name in files:
+            path = os.path.realpath(os.path.join(root, name))
+            if open(path, "rb").read() == marker:
+                assert path.startswith(str(bucket_dir) + os.sep), path
+    s3.delete_object(Bucket=bucket, Key=key)
+    assert code_of(s3.head_object, Bucket=bucket, Key=key) == "404"
+
+
+def test_key_over_1024_bytes_is_refused(s3, bucket):
+    assert code_of(s3.put_object, Bucket=bucket, Key="k" * 1025, Body=b"x") == "KeyTooLongError"
+
+
+def test_file_written_into_the_bucket_dir_is_an_object(server, s3, bucket):
+    """What Spark writes through s3:// lands in the bucket dir; S3 serves it at once."""
+    written = server.data_dir / "buckets" / bucket / "out" / "part-00000"
+    written.parent.mkdir(parents=True)
+    written.write_bytes(b"from spark")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]
+    assert [(o["Key"], o["Size"], o["ETag"]) for o in listed] == [
+        ("out/part-00000", 10, f'"{hashlib.md5(b"from spark").hexdigest()}"')]
+    assert s3.get_object(Bucket=bucket, Key="out/part-00000")["Body"].read() == b"from spark"
+
+
+def signed_headers(server, method: str, url: str, headers: dict) -> dict:
+    """SigV4 headers for a request sent by hand, signed by botocore itself."""
+    request = AWSRequest(method=method, url=url, headers=headers)
+    S3SigV4Auth(Credentials(server.access_key_id, server.secret_access_key), "s3", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def test_virtual_hosted_style(server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="vh/key", Body=b"virtual")
+    host = f"{bucket}.localhost:{server.port}"
+    headers = signed_headers(server, "GET", f"http://{host}/vh/key", {"Host": host})
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", "/vh/key", headers=headers)
+    answer = connection.getresponse()
+    assert (answer.status, answer.read()) == (200, b"virtual")
+
+
+def test_aws_cli_mb_cp_sync_ls_rm_presign(server, tmp_path):
+    (tmp_path / "input.csv").write_text("a,b\n")
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "one.py").write_text("print(1)\n")
+    (scripts / "two.sh").write_text("echo 2\n")
+    server.aws("s3", "mb", "s3://cli-data")
+    server.aws("s3", "cp", str(tmp_path / "input.csv"), "s3://cli-data/in/")
+    server.aws("s3", "sync", str(scripts), "s3://cli-data/scripts/")
+    listing = server.aws("s3", "ls", "--recursive", "s3://cli-data").stdout
+    assert "in/input.csv" in listing and "scripts/one.py" in listing and "scripts/two.sh" in listing
+    url = server.aws("s3", "presign", "s3://cli-data/in/input.csv").stdout.strip()
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"a,b\n"
+    server.aws("s3", "rm", "s3://cli-data/in/input.csv")
+    assert "input.csv" not in server.aws("s3", "ls", "--recursive", "s3://cli-data").stdout
+
+
+def test_kill_mid_upload_leaves_old_object_and_no_orphan(tmp_path):
+    server = ElmrServer(tmp_path / "data", free_port())
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        s3 = s3_client(server)
+        s3.create_bucket(Bucket="atomic")
+        s3.put_object(Bucket="atomic", Key="obj", Body=b"old")
+        # A presigned PUT lets the body stream without a payload hash up front.
+        url = s3.generate_presigned_url("put_object", Params={"Bucket": "atomic", "Key": "obj"})
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.putrequest("PUT", url.split(str(server.port), 1)[1], skip_accept_encoding=True)
+        connection.putheader("Content-Length", str(64 * 1024 * 1024))
+        connection.endheaders()
+        connection.send(b"n" * (8 * 1024 * 1024))  # an eighth of the body, then the server dies
+        staging = server.data_dir / "buckets" / "atomic" / ".elmr" / "staging"
+        wait_for(lambda: any(p.stat().st_size > 0 for p in staging.iterdir()), 30, 0.05,
+                 "the upload to be half-way in its staging file")
+        server.kill()
+        connection.close()
+        server.start()
+        s3 = s3_client(server)
+        assert s3.get_object(Bucket="atomic", Key="obj")["Body"].read() == b"old"
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="atomic")["Contents"]] == ["obj"]
+    finally:
+        server.stop_everything()
