@@ -61,7 +61,8 @@ def serve(options: ServerOptions) -> None:
     server_url = f"http://{options.host}:{http_server.server_port}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
-    loop = ControlLoop(Reconciler(store, provider, utc_now), Actuator(store, provider, server_url))
+    actuator = Actuator(store, provider, server_url, object_store_dir=str(data_dir / "buckets"))
+    loop = ControlLoop(Reconciler(store, provider, utc_now), actuator)
     ctx.wake_reconciler = loop.wake
     loop.start()
     _write_server_info(data_dir, server_url, options.region)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from botocore.config import Config
 
 from conftest import wait_for
 from elmr.apps.spark import spark_home
@@ -407,3 +408,52 @@ def test_custom_jar_and_script_runner_steps(server, cluster, workdir):
     assert "hello from a custom jar: a,b c" in step_log(server, cluster, custom)
     assert wait_step_ended(emr, cluster, scripted)["Status"]["State"] == "COMPLETED"
     assert "script got 2 args: one; rm -rf /|two" in step_log(server, cluster, scripted)
+
+
+S3_ROUND_TRIP = """
+import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("s3-round-trip").getOrCreate()
+bucket = sys.argv[1]
+frame = spark.read.option("header", True).csv(f"s3://{bucket}/in/")
+also = spark.read.option("header", True).csv(f"s3a://{bucket}/in/")
+assert frame.count() == also.count() == 3
+frame.groupBy("fruit").count().write.mode("overwrite").parquet(f"s3://{bucket}/out/")
+print("ROWS", spark.read.parquet(f"s3a://{bucket}/out/").count())
+"""
+
+
+def test_spark_step_reads_and_writes_the_object_store(server, cluster, workdir):
+    """The bucket is created after the cluster started; the step still sees it."""
+    s3 = server.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    s3.create_bucket(Bucket="round-trip")
+    s3.put_object(Bucket="round-trip", Key="in/fruit.csv", Body=b"fruit,qty\napple,1\npear,2\napple,3\n")
+    script = workdir / "round_trip.py"
+    script.write_text(S3_ROUND_TRIP)
+    emr = server.client()
+    [step_id] = run_steps(emr, cluster, spark_step("s3-round-trip", str(script), "round-trip"))
+    step = wait_step_ended(emr, cluster, step_id)
+    assert step["Status"]["State"] == "COMPLETED", step["Status"]
+    assert "ROWS 2" in step_log(server, cluster, step_id)
+    written = [o["Key"] for o in s3.list_objects_v2(Bucket="round-trip", Prefix="out/")["Contents"]]
+    assert "out/_SUCCESS" in written
+    part = next(key for key in written if key.endswith(".parquet"))
+    assert s3.get_object(Bucket="round-trip", Key=part)["Body"].read()[:4] == b"PAR1"
+
+
+def test_log_uri_in_the_object_store(server):
+    s3 = server.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    s3.create_bucket(Bucket="cluster-logs")
+    emr = server.client()
+    cluster_id = emr.run_job_flow(
+        Name="logged", ReleaseLabel="emr-7.2.0", LogUri="s3://cluster-logs/emr/",
+        Steps=[command_step("hello", "echo", "hello from a step")],
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1},
+    )["JobFlowId"]
+    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+    step_id = emr.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cluster-logs", Prefix=f"emr/{cluster_id}/")["Contents"]]
+    assert f"emr/{cluster_id}/steps/{step_id}/stdout.gz" in keys
+    assert any(key.startswith(f"emr/{cluster_id}/node/i-") for key in keys)
+    stdout = s3.get_object(Bucket="cluster-logs", Key=f"emr/{cluster_id}/steps/{step_id}/stdout.gz")["Body"].read()
+    assert gzip.decompress(stdout) == b"hello from a step\n"

@@ -131,6 +131,8 @@ class NodeAgent:
             self.stop_requested.set()
         elif self.is_master and self.phase == protocol.PHASE_RUNNING:
             self.listed_steps = {order["step_id"] for order in reply.run_steps}
+            if any(order["step_id"] not in self.step_runner.steps for order in reply.run_steps):
+                self.write_conf_files()  # buckets created since the last step
             self.step_runner.run(reply.run_steps)
             self.step_runner.cancel(reply.cancel_steps)
 
@@ -152,11 +154,14 @@ class NodeAgent:
             return False
         spark.write_conf_dir(self.node_dir, {})
         Path(self.spec.event_log_dir).mkdir(parents=True, exist_ok=True)
-        spark_conf.write_conf_files(self.node_dir / "spark" / "conf", self._spark_defaults(),
-                                    self.spec.configurations, self._hive_defaults())
+        self.write_conf_files()
         self.daemon.start()
         self.set_phase(protocol.PHASE_STARTING_DAEMONS)
         return True
+
+    def write_conf_files(self) -> None:
+        spark_conf.write_conf_files(self.node_dir / "spark" / "conf", self._spark_defaults(),
+                                    self.spec.configurations, self._hive_defaults())
 
     def _spark_defaults(self) -> dict:
         """What every spark-submit on the cluster starts from, as EMR's spark-defaults
@@ -171,6 +176,7 @@ class NodeAgent:
             "spark.history.fs.logDirectory": f"file://{self.spec.event_log_dir}",
             "spark.sql.warehouse.dir": f"file://{hive_dir / 'warehouse'}",
             "spark.driver.host": self.spec.address,
+            **spark_conf.object_store_properties(self.spec.object_store_dir),
             **self.spec.spark_conf,
         }
 

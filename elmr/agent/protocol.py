@@ -71,6 +71,9 @@ class NodeSpec:
     bootstrap_actions: list = field(default_factory=list)
     # Where Spark's event logs go (a directory shared by the cluster's master).
     event_log_dir: str = ""
+    # The embedded object store's bucket directories (one per bucket), which Spark
+    # reaches as s3://BUCKET/… and s3a://BUCKET/…; empty when there is none.
+    object_store_dir: str = ""
 
     def write(self, node_dir: Path) -> Path:
         path = Path(node_dir) / NODE_SPEC_FILE

@@ -75,3 +75,19 @@ def write_conf_files(conf_dir: Path, spark_defaults: dict, configurations: list,
     core = _properties(configurations, "core-site")
     if core:
         (conf_dir / "core-site.xml").write_text(_hadoop_xml(core))
+
+
+VIEWFS = "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"
+
+
+def object_store_properties(object_store_dir: str) -> dict:
+    """s3:// and s3a:// paths resolved to the embedded object store's bucket dirs by
+    Hadoop's own ViewFileSystemOverloadScheme: one mount table per bucket (the URI's
+    authority), falling back to the bucket's directory. Read when a Spark application
+    starts, so a bucket created after the cluster started is there for the next step."""
+    if not object_store_dir or not Path(object_store_dir).is_dir():
+        return {}
+    properties = {f"spark.hadoop.fs.{scheme}.impl": VIEWFS for scheme in ("s3", "s3a", "s3n")}
+    for bucket in sorted(p for p in Path(object_store_dir).iterdir() if p.is_dir()):
+        properties[f"spark.hadoop.fs.viewfs.mounttable.{bucket.name}.linkFallback"] = f"file://{bucket}"
+    return properties

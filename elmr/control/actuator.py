@@ -18,11 +18,12 @@ log = logging.getLogger("elmr.actuator")
 
 class Actuator:
     def __init__(self, store: Store, provider: NodeProvider, server_url: str,
-                 heartbeat_interval_s: float = 0.5):
+                 heartbeat_interval_s: float = 0.5, object_store_dir: str = ""):
         self.store = store
         self.provider = provider
         self.server_url = server_url
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.object_store_dir = object_store_dir
 
     def perform(self, actions: list) -> None:
         # Masters first: a worker's spec names its master's address.
@@ -105,6 +106,7 @@ class Actuator:
             bootstrap_actions=[{"name": action.name, "path": action.path, "args": action.args}
                                for action in cluster.bootstrap_actions],
             event_log_dir=str(Path(node.provider_state["node_dir"]) / "spark-events"),
+            object_store_dir=self.object_store_dir,
         )
 
 
