@@ -1,0 +1,138 @@
+"""Benchmark: S3 PUT and GET through boto3 against elmr's embedded object store and
+against moto_server (the local S3 most people use), with plain file copies on the
+same disk as the floor — in one run.
+
+Workloads: N small objects of 64 KiB (operations per second) and one large object
+(MiB per second).  Run:
+    .venv/bin/pip install 'moto[server]'    # for the comparison only
+    .venv/bin/python bench/s3_throughput.py [--small 1000] [--large-mib 1024]
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from elmr.launcher import ServerProcess, free_port, poll_until, port_answers
+
+SMALL_SIZE = 64 * 1024
+CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}, max_pool_connections=16)
+
+
+def _client(url: str, key: str, secret: str):
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=CONFIG)
+
+
+def run_s3(s3, scratch: Path, small: int, large_file: Path) -> dict:
+    s3.create_bucket(Bucket="bench")
+    payload = os.urandom(SMALL_SIZE)
+    started = time.monotonic()
+    for n in range(small):
+        s3.put_object(Bucket="bench", Key=f"small/{n:05d}", Body=payload)
+    put_small = small / (time.monotonic() - started)
+    started = time.monotonic()
+    for n in range(small):
+        s3.get_object(Bucket="bench", Key=f"small/{n:05d}")["Body"].read()
+    get_small = small / (time.monotonic() - started)
+    transfer = TransferConfig(multipart_chunksize=64 * 1024 * 1024, max_concurrency=4)
+    mib = large_file.stat().st_size / 2 ** 20
+    started = time.monotonic()
+    s3.upload_file(str(large_file), "bench", "large", Config=transfer)
+    put_large = mib / (time.monotonic() - started)
+    started = time.monotonic()
+    s3.download_file("bench", "large", str(scratch / "large.down"), Config=transfer)
+    get_large = mib / (time.monotonic() - started)
+    (scratch / "large.down").unlink()
+    return {"put 64KiB ops/s": put_small, "get 64KiB ops/s": get_small,
+            "put large MiB/s": put_large, "get large MiB/s": get_large}
+
+
+def run_file_copy(scratch: Path, small: int, large_file: Path) -> dict:
+    payload = os.urandom(SMALL_SIZE)
+    target = scratch / "copies"
+    target.mkdir()
+    started = time.monotonic()
+    for n in range(small):
+        with open(target / f"{n:05d}", "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+    put_small = small / (time.monotonic() - started)
+    started = time.monotonic()
+    for n in range(small):
+        (target / f"{n:05d}").read_bytes()
+    get_small = small / (time.monotonic() - started)
+    mib = large_file.stat().st_size / 2 ** 20
+    started = time.monotonic()
+    shutil.copyfile(large_file, target / "large")
+    with open(target / "large", "rb+") as copied:
+        os.fsync(copied.fileno())
+    put_large = mib / (time.monotonic() - started)
+    started = time.monotonic()
+    shutil.copyfile(target / "large", scratch / "large.back")
+    get_large = mib / (time.monotonic() - started)
+    shutil.rmtree(target)
+    (scratch / "large.back").unlink()
+    return {"put 64KiB ops/s": put_small, "get 64KiB ops/s": get_small,
+            "put large MiB/s": put_large, "get large MiB/s": get_large}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large-mib", type=int, default=1024)
+    args = parser.parse_args()
+    moto_server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="elmr-bench-s3-") as scratch:
+        scratch = Path(scratch)
+        large_file = scratch / "large.src"
+        with open(large_file, "wb") as out:
+            for _ in range(args.large_mib):
+                out.write(os.urandom(2 ** 20))
+        results["file copy (floor)"] = run_file_copy(scratch, args.small, large_file)
+        server = ServerProcess(scratch / "elmr")
+        server.start()
+        try:
+            results["elmr"] = run_s3(_client(server.url, server.access_key_id, server.secret_access_key),
+                                     scratch, args.small, large_file)
+        finally:
+            server.stop()
+        if moto_server:
+            port = free_port()
+            moto = subprocess.Popen([moto_server, "-H", "127.0.0.1", "-p", str(port)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                poll_until(lambda: port_answers(port), 30, what="moto_server")
+                results["moto_server"] = run_s3(_client(f"http://127.0.0.1:{port}", "x", "y"),
+                                                scratch, args.small, large_file)
+            finally:
+                os.killpg(moto.pid, signal.SIGTERM)
+                moto.wait(30)
+        else:
+            print("moto_server not found: pip install 'moto[server]' to compare with it")
+    metrics = list(results["elmr"])
+    print(f"{'':22}" + "".join(f"{name:>20}" for name in results))
+    for metric in metrics:
+        print(f"{metric:22}" + "".join(f"{values[metric]:>20.1f}" for values in results.values()))
+    floor = results["file copy (floor)"]
+    for metric in ("put large MiB/s", "get large MiB/s"):
+        print(f"elmr {metric} / file copy: {results['elmr'][metric] / floor[metric]:.2f}")
+    if "moto_server" in results:
+        for metric in ("put 64KiB ops/s", "get 64KiB ops/s"):
+            print(f"elmr {metric} / moto_server: {results['elmr'][metric] / results['moto_server'][metric]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
