@@ -1,12 +1,15 @@
 """Benchmark: a small Spark step (Spark's pi.py, 10 partitions) from AddJobFlowSteps
 to COMPLETED on a WAITING 1 master + 2 core cluster, against the same script run with
 `spark-submit --master local[2]` and with `spark-submit` to a standalone master and
-two workers started by hand — alternating, sample by sample, in one run.
+two workers started by hand — alternating, sample by sample, in one run. It also
+prints what the step machinery itself adds: the step's wall time less the run time
+of its own spark-submit process, as the master's agent measured it.
 
 Run:  .venv/bin/python bench/step_latency.py [--samples 5]
 """
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -57,7 +60,13 @@ class HandStartedStandalone:
             process.wait()
 
 
-def elmr_sample(emr, cluster_id: str) -> float:
+def step_process_seconds(data_dir: Path, cluster_id: str, step_id: str) -> float:
+    """How long the step's own process ran, as its agent recorded it."""
+    [result] = (data_dir / "nodes" / cluster_id).glob(f"*/steps/{step_id}/result.json")
+    return json.loads(result.read_text())["run_seconds"]
+
+
+def elmr_sample(emr, cluster_id: str) -> tuple[float, str]:
     started = time.monotonic()
     [step_id] = emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[{
         "Name": "pi", "ActionOnFailure": "CONTINUE",
@@ -67,14 +76,14 @@ def elmr_sample(emr, cluster_id: str) -> float:
                        300, 0.1, "the step to end")
     if state != "COMPLETED":
         raise RuntimeError(f"step {step_id} {state}")
-    return time.monotonic() - started
+    return time.monotonic() - started, step_id
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
-    samples = {"local[2]": [], "standalone by hand": [], "elmr step": []}
+    samples = {"local[2]": [], "standalone by hand": [], "elmr step": [], "elmr machinery": []}
     with tempfile.TemporaryDirectory(prefix="elmr-bench-steps-") as scratch:
         scratch = Path(scratch)
         server = ServerProcess(scratch / "data")
@@ -89,7 +98,11 @@ def main() -> int:
                 samples["local[2]"].append(_timed_submit("local[2]", standalone.env, scratch / "local.log"))
                 samples["standalone by hand"].append(
                     _timed_submit(standalone.url, standalone.env, scratch / "standalone.log"))
-                samples["elmr step"].append(elmr_sample(emr, cluster_id))
+                wall, step_id = elmr_sample(emr, cluster_id)
+                samples["elmr step"].append(wall)
+                # What the step machinery adds: the wall time less the step's own process.
+                samples["elmr machinery"].append(
+                    wall - step_process_seconds(server.data_dir, cluster_id, step_id))
                 print(f"sample {sample + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in samples.items()),
                       flush=True)
         finally:

@@ -2,7 +2,11 @@
 operations elmr does not implement. Quick: no cluster gets a node here."""
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -195,3 +199,16 @@ def test_bad_inputs_of_listing_and_switch_operations(server, call, kwargs, messa
     error = error_of(getattr(unvalidated(server), call), **kwargs)
     assert error["Code"] == "ValidationException"
     assert message_part in error["Message"]
+
+
+def test_elmr_env_prints_exports_and_keeps_generated_credentials(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ELMR_")}
+    elmr = Path(sys.executable).parent / "elmr"
+    runs = [subprocess.run([str(elmr), "env", "--data-dir", str(tmp_path), "--port", "8901"],
+                           env=environment, capture_output=True, text=True, check=True) for _ in range(2)]
+    assert runs[0].stdout == runs[1].stdout, "generated once, then kept"
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in runs[0].stdout.splitlines())
+    assert exports["AWS_ENDPOINT_URL_EMR"] == "http://127.0.0.1:8901"
+    assert exports["AWS_DEFAULT_REGION"] == "us-east-1"
+    profile = (tmp_path / "credentials").read_text()
+    assert "[default]" in profile and exports["AWS_SECRET_ACCESS_KEY"] in profile

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -94,6 +95,16 @@ def test_sparks_own_pi_example(server, cluster):
     assert timeline["CreationDateTime"] <= timeline["StartDateTime"] <= timeline["EndDateTime"]
     assert "Pi is roughly 3.1" in step_log(server, cluster, step_id)
     assert "Step succeeded with exitCode 0" in step_log(server, cluster, step_id, "controller")
+    spark = next(a for a in emr.describe_cluster(ClusterId=cluster)["Cluster"]["Applications"] if a["Name"] == "Spark")
+    history = spark["AdditionalInfo"]["SparkHistoryServerUrl"] + "/api/v1/applications"
+
+    def finished_apps() -> list:
+        try:
+            with urllib.request.urlopen(history, timeout=5) as answer:
+                return [app["name"] for app in json.load(answer)]
+        except OSError:
+            return []
+    assert "PythonPi" in wait_for(finished_apps, 60, 1, "the history server to list the application")
 
 
 def test_pyspark_word_count_on_every_node_sees_bootstrap_and_classification(server, cluster, workdir):
@@ -457,3 +468,34 @@ def test_log_uri_in_the_object_store(server):
     assert any(key.startswith(f"emr/{cluster_id}/node/i-") for key in keys)
     stdout = s3.get_object(Bucket="cluster-logs", Key=f"emr/{cluster_id}/steps/{step_id}/stdout.gz")["Body"].read()
     assert gzip.decompress(stdout) == b"hello from a step\n"
+
+
+def test_aws_cli_hive_streaming_and_custom_jar_step_types(server, cluster, workdir):
+    """The shapes the AWS CLI builds for Type=Hive, Type=Streaming and Type=CUSTOM_JAR."""
+    javac, jar = shutil.which("javac"), shutil.which("jar")
+    if not (javac and jar):
+        pytest.skip("building the custom JAR needs a JDK (javac, jar); only a JRE is installed")
+    (workdir / "cli.sql").write_text("SELECT 40 + 2 AS answer;\n")
+    (workdir / "cli-in.txt").write_text("b a b\n")
+    (workdir / "cli-mapper.py").write_text(MAPPER)
+    (workdir / "cli-reducer.py").write_text(REDUCER)
+    (workdir / "Hello.java").write_text(HELLO_JAVA)
+    subprocess.run([javac, "--release", "17", "Hello.java"], cwd=workdir, check=True)
+    subprocess.run([jar, "cf", "hello-cli.jar", "Hello.class"], cwd=workdir, check=True)
+    steps = [
+        f"Type=Hive,Name=hive-cli,ActionOnFailure=CONTINUE,Args=[-f,{workdir / 'cli.sql'}]",
+        f"Type=Streaming,Name=streaming-cli,ActionOnFailure=CONTINUE,Args=[-files,{workdir / 'cli-mapper.py'},"
+        f"-mapper,python3 cli-mapper.py,-reducer,cat,-input,{workdir / 'cli-in.txt'},-output,{workdir / 'cli-out'}]",
+        f"Type=CUSTOM_JAR,Name=jar-cli,ActionOnFailure=CONTINUE,Jar={workdir / 'hello-cli.jar'},"
+        f"MainClass=Hello,Args=[x,y]",
+    ]
+    step_ids = json.loads(server.aws("emr", "add-steps", "--cluster-id", cluster, "--steps", *steps).stdout)["StepIds"]
+    emr = server.client()
+    hive, streaming, custom = (wait_step_ended(emr, cluster, step_id) for step_id in step_ids)
+    assert hive["Config"]["Args"][:3] == ["hive-script", "--run-hive-script", "--args"]
+    assert streaming["Config"]["Args"][0] == "hadoop-streaming"
+    assert custom["Config"]["MainClass"] == "Hello"
+    assert [s["Status"]["State"] for s in (hive, streaming, custom)] == ["COMPLETED"] * 3
+    assert "42" in step_log(server, cluster, step_ids[0]).split()
+    assert sorted((workdir / "cli-out" / "part-00000").read_text().split()) == ["1", "1", "1", "a", "b", "b"]
+    assert "hello from a custom jar: x,y" in step_log(server, cluster, step_ids[2])

@@ -129,6 +129,7 @@ class StepReport:
     failure_reason: str = ""  # short, e.g. "exit code 1"
     failure_message: str = ""  # the error the job printed (last error line of stderr)
     log_file: str = ""  # where the step's stderr is kept
+    run_seconds: float = 0.0  # how long the step's own process ran (start to exit)
 
 
 @dataclass

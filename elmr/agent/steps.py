@@ -158,6 +158,7 @@ class StepRunner:
         running.report = protocol.StepReport(
             running.step_id, state, exit_code=code, failure_reason=reason,
             failure_message=message, log_file=str(running.step_dir / "stderr"),
+            run_seconds=round(took, 3),
         )
         verdict = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "was cancelled"}[state]
         running.controller(f"total process run time: {took:.0f} seconds")

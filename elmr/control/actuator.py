@@ -85,6 +85,7 @@ class Actuator:
             cluster.master_public_dns_name = node.address
             cluster.spark_master_url = f"spark://{node.address}:{node.ports['spark_master']}"
             cluster.spark_master_ui_url = f"http://{node.address}:{node.ports['spark_master_ui']}"
+            cluster.spark_history_ui_url = f"http://{node.address}:{node.ports['spark_history_ui']}"
 
     def _spec(self, cluster: Cluster, node: Instance) -> NodeSpec:
         instance_type = catalog.instance_type(node.instance_type)

@@ -84,6 +84,7 @@ def _applications(cluster: Cluster) -> list:
             app["AdditionalInfo"] = {
                 "SparkMasterUrl": cluster.spark_master_url,
                 "SparkMasterWebUiUrl": cluster.spark_master_ui_url or "",
+                "SparkHistoryServerUrl": cluster.spark_history_ui_url or "",
             }
         applications.append(app)
     return applications

@@ -63,6 +63,7 @@ class Cluster(Base):
     master_public_dns_name: Mapped[str | None] = mapped_column(String(256))
     spark_master_url: Mapped[str | None] = mapped_column(String(256))
     spark_master_ui_url: Mapped[str | None] = mapped_column(String(256))
+    spark_history_ui_url: Mapped[str | None] = mapped_column(String(256))
 
     groups: Mapped[list["InstanceGroup"]] = relationship(
         back_populates="cluster", order_by="InstanceGroup.created_at"

@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('master_public_dns_name', sa.String(length=256), nullable=True),
     sa.Column('spark_master_url', sa.String(length=256), nullable=True),
     sa.Column('spark_master_ui_url', sa.String(length=256), nullable=True),
+    sa.Column('spark_history_ui_url', sa.String(length=256), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('clusters', schema=None) as batch_op:
