@@ -176,6 +176,10 @@ class NodeAgent:
             "spark.history.fs.logDirectory": f"file://{self.spec.event_log_dir}",
             "spark.sql.warehouse.dir": f"file://{hive_dir / 'warehouse'}",
             "spark.driver.host": self.spec.address,
+            # Spark's scratch files stay in the cluster's directories, not /tmp: the
+            # driver's under this node, each executor's in its own work dir.
+            "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={self.node_dir / 'spark' / 'local'}",
+            "spark.executor.extraJavaOptions": "-Djava.io.tmpdir=.",
             **spark_conf.object_store_properties(self.spec.object_store_dir),
             **self.spec.spark_conf,
         }
