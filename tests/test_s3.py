@@ -4,8 +4,10 @@ server and port as the EMR API."""
 import base64
 import hashlib
 import http.client
+import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -17,6 +19,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import ElmrServer, free_port, wait_for
+from elmr.agent.protocol import OBJECT_PATH
 
 
 def s3_client(server, **overrides):
@@ -169,13 +172,22 @@ def test_multipart_errors_and_abort(s3, bucket):
     assert code_of(s3.upload_part, Bucket=bucket, Key="m", UploadId=upload_id, PartNumber=1, Body=b"x") == "NoSuchUpload"
 
 
-def test_upload_file_of_20_mib_goes_multipart(s3, bucket, tmp_path):
-    data = os.urandom(20 * 1024 * 1024)
-    (tmp_path / "up").write_bytes(data)
+def test_upload_file_of_200_mib_goes_multipart(s3, bucket, tmp_path):
+    part_size = 8 * 1024 * 1024  # boto3's default multipart_chunksize
+    part_md5s, whole = [], hashlib.md5()
+    with open(tmp_path / "up", "wb") as upload:
+        for _ in range(25):
+            part = os.urandom(part_size)
+            part_md5s.append(hashlib.md5(part).digest())
+            whole.update(part)
+            upload.write(part)
     s3.upload_file(str(tmp_path / "up"), bucket, "uploaded")
-    assert s3.head_object(Bucket=bucket, Key="uploaded")["ETag"].endswith('-3"')
+    # S3's multipart ETag: the MD5 of the parts' MD5s, then the part count.
+    expected_etag = f'"{hashlib.md5(b"".join(part_md5s)).hexdigest()}-25"'
+    assert s3.head_object(Bucket=bucket, Key="uploaded")["ETag"] == expected_etag
     s3.download_file(bucket, "uploaded", str(tmp_path / "down"))
-    assert (tmp_path / "down").read_bytes() == data
+    with open(tmp_path / "down", "rb") as download:
+        assert hashlib.file_digest(download, "md5").hexdigest() == whole.hexdigest()
 
 
 def test_checksums_are_verified(s3, bucket):
@@ -307,3 +319,39 @@ def test_kill_mid_upload_leaves_old_object_and_no_orphan(tmp_path):
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="atomic")["Contents"]] == ["obj"]
     finally:
         server.stop_everything()
+
+
+def test_s3fs_and_pandas(server, s3, bucket):
+    """fsspec's s3fs and pandas, configured only with the endpoint and the keys."""
+    import pandas as pd
+    import s3fs
+
+    options = {"key": server.access_key_id, "secret": server.secret_access_key,
+               "endpoint_url": server.url, "client_kwargs": {"region_name": "us-east-1"}}
+    fs = s3fs.S3FileSystem(**options)
+    with fs.open(f"{bucket}/notes/a.txt", "wb") as written:
+        written.write(b"written by s3fs")
+    assert s3.get_object(Bucket=bucket, Key="notes/a.txt")["Body"].read() == b"written by s3fs"
+    s3.put_object(Bucket=bucket, Key="notes/b.txt", Body=b"from boto3")
+    assert fs.cat(f"{bucket}/notes/b.txt") == b"from boto3"
+    assert sorted(fs.ls(f"{bucket}/notes")) == [f"{bucket}/notes/a.txt", f"{bucket}/notes/b.txt"]
+    assert fs.info(f"{bucket}/notes/b.txt")["size"] == len(b"from boto3")
+    fs.rm(f"{bucket}/notes/a.txt")
+    assert fs.find(bucket) == [f"{bucket}/notes/b.txt"]
+
+    frame = pd.DataFrame({"fruit": ["apple", "pear"], "qty": [3, 2]})
+    frame.to_csv(f"s3://{bucket}/frames/fruit.csv", index=False, storage_options=options)
+    assert s3.get_object(Bucket=bucket, Key="frames/fruit.csv")["Body"].read() == b"fruit,qty\napple,3\npear,2\n"
+    read_back = pd.read_csv(f"s3://{bucket}/frames/fruit.csv", storage_options=options)
+    assert read_back.to_dict("list") == {"fruit": ["apple", "pear"], "qty": [3, 2]}
+
+
+def test_node_object_endpoint_refuses_what_is_not_a_node(server, s3, bucket):
+    """The endpoint agents fetch s3:// scripts from serves nodes only, not anonymous callers."""
+    s3.put_object(Bucket=bucket, Key="secret.sh", Body=b"echo hi")
+    query = urllib.parse.urlencode({"instance_id": "ci-NOSUCHNODE", "token": "guess",
+                                    "uri": f"s3://{bucket}/secret.sh"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{server.url}{OBJECT_PATH}?{query}", timeout=10)
+    assert refused.value.code == 403
+    assert json.loads(refused.value.read())["__type"] == "AccessDeniedException"

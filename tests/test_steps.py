@@ -456,6 +456,85 @@ def test_spark_step_reads_and_writes_the_object_store(server, cluster, workdir):
     assert s3.get_object(Bucket="round-trip", Key=part)["Body"].read()[:4] == b"PAR1"
 
 
+S3_JOB = """
+import sys
+from pyspark.sql import SparkSession
+from helper import shout
+spark = SparkSession.builder.appName("from-s3").getOrCreate()
+print(shout(sys.argv[1]), spark.sparkContext.parallelize(range(10), 2).sum())
+spark.stop()
+"""
+
+
+def s3_client(server):
+    return server.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+
+def test_steps_fetch_applications_jars_and_scripts_from_s3(server, cluster, workdir):
+    """spark-submit's application and --py-files, a custom JAR and a script-runner
+    script all given as s3:// URIs; a missing script fails its step with S3's reason."""
+    javac, jar = shutil.which("javac"), shutil.which("jar")
+    if not (javac and jar):
+        pytest.skip("building the custom JAR needs a JDK (javac, jar); only a JRE is installed")
+    (workdir / "Hello.java").write_text(HELLO_JAVA)
+    subprocess.run([javac, "--release", "17", "Hello.java"], cwd=workdir, check=True)
+    subprocess.run([jar, "cf", "hello.jar", "Hello.class"], cwd=workdir, check=True)
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="step-code")
+    s3.put_object(Bucket="step-code", Key="jobs/job.py", Body=S3_JOB.encode())
+    s3.put_object(Bucket="step-code", Key="lib/helper.py", Body=b"def shout(word):\n    return word.upper()\n")
+    s3.upload_file(str(workdir / "hello.jar"), "step-code", "jars/hello.jar")
+    s3.put_object(Bucket="step-code", Key="scripts/report.sh", Body=b'#!/bin/sh\necho "fetched script got $1|$2"\n')
+    emr = server.client()
+    script_runner = "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar"
+    application, custom, scripted, missing = run_steps(
+        emr, cluster,
+        spark_step("app-from-s3", "--py-files", "s3://step-code/lib/helper.py", "s3://step-code/jobs/job.py", "hi"),
+        {"Name": "jar-from-s3", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+            "Jar": "s3://step-code/jars/hello.jar", "MainClass": "Hello", "Args": ["x"]}},
+        {"Name": "script-from-s3", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+            "Jar": script_runner, "Args": ["s3://step-code/scripts/report.sh", "one two", "three"]}},
+        {"Name": "missing-script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+            "Jar": script_runner, "Args": ["s3://step-code/scripts/nothing-here.sh"]}},
+    )
+    assert wait_step_ended(emr, cluster, application)["Status"]["State"] == "COMPLETED"
+    assert "HI 45" in step_log(server, cluster, application)
+    assert wait_step_ended(emr, cluster, custom)["Status"]["State"] == "COMPLETED"
+    assert "hello from a custom jar: x" in step_log(server, cluster, custom)
+    assert wait_step_ended(emr, cluster, scripted)["Status"]["State"] == "COMPLETED"
+    assert "fetched script got one two|three" in step_log(server, cluster, scripted)
+    failed = wait_step_ended(emr, cluster, missing)["Status"]
+    assert failed["State"] == "FAILED"
+    assert "nothing-here.sh" in failed["FailureDetails"]["Message"]
+    assert "NoSuchKey" in failed["FailureDetails"]["Message"]
+
+
+def test_bootstrap_actions_from_s3(server):
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="bootstrap-code")
+    s3.put_object(Bucket="bootstrap-code", Key="actions/mark.sh",
+                  Body=b'#!/bin/sh\necho "$1 from s3" > "$ELMR_NODE_DIR/s3-marker"\n')
+    emr = server.client()
+    one_node = {"MasterInstanceType": "m5.xlarge", "InstanceCount": 1}
+    marked = emr.run_job_flow(
+        Name="s3-bootstrap", ReleaseLabel="emr-7.2.0", Instances=one_node,
+        BootstrapActions=[{"Name": "mark", "ScriptBootstrapAction": {
+            "Path": "s3://bootstrap-code/actions/mark.sh", "Args": ["marked"]}}],
+        Steps=[command_step("show", "bash", "-c", 'cat "$ELMR_NODE_DIR/s3-marker"')],
+    )["JobFlowId"]
+    broken = emr.run_job_flow(
+        Name="s3-bootstrap-missing", ReleaseLabel="emr-7.2.0", Instances={**one_node, "KeepJobFlowAliveWhenNoSteps": True},
+        BootstrapActions=[{"Name": "absent", "ScriptBootstrapAction": {"Path": "s3://bootstrap-code/actions/gone.sh"}}],
+    )["JobFlowId"]
+    assert wait_cluster_ended(emr, marked)["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
+    step_id = emr.list_steps(ClusterId=marked)["Steps"][0]["Id"]
+    assert step_log(server, marked, step_id) == "marked from s3\n"
+    status = wait_cluster_ended(emr, broken)["Status"]
+    assert status["StateChangeReason"]["Code"] == "BOOTSTRAP_FAILURE"
+    assert "absent" in status["StateChangeReason"]["Message"]
+    assert "gone.sh" in status["StateChangeReason"]["Message"] and "NoSuchKey" in status["StateChangeReason"]["Message"]
+
+
 def test_log_uri_in_the_object_store(server):
     s3 = server.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
     s3.create_bucket(Bucket="cluster-logs")

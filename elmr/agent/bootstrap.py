@@ -1,5 +1,5 @@
-"""Bootstrap actions: the cluster's scripts, run on this node in order before Spark
-starts, each with its Args as an argument vector. The first that fails stops the
+"""Bootstrap actions: the cluster's scripts (local paths or s3:// URIs), run on this
+node in order before Spark starts, each with its Args as an argument vector. The first that fails stops the
 node's start; its message names the action, the node and the exit code."""
 
 import logging
@@ -7,7 +7,10 @@ import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+
+from elmr.agent.object_fetch import FetchFailed, is_object_uri
 
 log = logging.getLogger("elmr.agent.bootstrap")
 
@@ -16,14 +19,20 @@ class BootstrapFailed(RuntimeError):
     pass
 
 
-def _runnable_copy(path: str, action_dir: Path) -> Path:
+def _runnable_copy(path: str, action_dir: Path, fetch: Callable[[str, Path], Path]) -> Path:
     """A copy of the script in the action's directory, made executable (EMR runs
     bootstrap scripts from a local copy too)."""
-    source = Path(path)
-    if not source.is_file():
-        raise BootstrapFailed(f"its script {path} does not exist on this node")
-    copy = action_dir / source.name
-    shutil.copyfile(source, copy)
+    if is_object_uri(path):
+        try:
+            copy = fetch(path, action_dir)
+        except FetchFailed as failure:
+            raise BootstrapFailed(str(failure)) from None
+    else:
+        source = Path(path)
+        if not source.is_file():
+            raise BootstrapFailed(f"its script {path} does not exist on this node")
+        copy = action_dir / source.name
+        shutil.copyfile(source, copy)
     copy.chmod(copy.stat().st_mode | stat.S_IXUSR)
     return copy
 
@@ -35,13 +44,15 @@ def _argv(script: Path, args: list) -> list[str]:
     return [str(script), *args] if has_shebang else ["/bin/sh", str(script), *args]
 
 
-def run_all(actions: list[dict], node_dir: Path, env: dict, ec2_instance_id: str) -> None:
+def run_all(actions: list[dict], node_dir: Path, env: dict, ec2_instance_id: str,
+            fetch: Callable[[str, Path], Path]) -> None:
+    """`fetch(uri, directory)` brings an s3:// script into `directory`."""
     for position, action in enumerate(actions, start=1):
         action_dir = node_dir / "bootstrap-actions" / str(position)
         action_dir.mkdir(parents=True, exist_ok=True)
         label = f"bootstrap action {position} ({action['name']}) on {ec2_instance_id}"
         try:
-            script = _runnable_copy(action["path"], action_dir)
+            script = _runnable_copy(action["path"], action_dir, fetch)
         except BootstrapFailed as failure:
             raise BootstrapFailed(f"{label} failed: {failure}") from None
         log.info("running %s: %s", label, action["path"])

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from elmr.agent import bootstrap, protocol
+from elmr.agent import bootstrap, object_fetch, protocol
 from elmr.agent.daemons import Daemon, stop_all
 from elmr.agent.log_shipper import LogShipper
 from elmr.agent.steps import StepRunner
@@ -103,13 +103,16 @@ class NodeAgent:
         self.daemon = _daemon_for(self.spec, node_dir)
         self.is_master = self.spec.role == "MASTER"
         self.history_server = _history_server_for(self.spec, node_dir) if self.is_master else None
-        self.step_runner = StepRunner(node_dir, node_env(self.spec, node_dir))
+        self.step_runner = StepRunner(node_dir, node_env(self.spec, node_dir), self.fetch_object)
         self.listed_steps: set[str] = set()
         self.phase = protocol.PHASE_BOOTSTRAPPING
         self.message = ""
         self.failure_code = ""
         self.alive_workers: int | None = None
         self.stop_requested = threading.Event()
+
+    def fetch_object(self, uri: str, target_dir: Path) -> Path:
+        return object_fetch.fetch(self.spec, uri, target_dir)
 
     def heartbeat(self) -> None:
         reply = self.sender.send(protocol.Heartbeat(
@@ -147,7 +150,7 @@ class NodeAgent:
         self.heartbeat()  # register at once: the node is BOOTSTRAPPING
         try:
             bootstrap.run_all(self.spec.bootstrap_actions, self.node_dir, node_env(self.spec, self.node_dir),
-                              self.spec.ec2_instance_id)
+                              self.spec.ec2_instance_id, self.fetch_object)
         except bootstrap.BootstrapFailed as failure:
             self.failure_code = "BOOTSTRAP_FAILURE"
             self.set_phase(protocol.PHASE_FAILED, str(failure))

@@ -24,10 +24,15 @@ server has set RUNNING (`run_steps`); the agent starts each once (its step direc
 is the record that it did, so a repeated reply or an agent restart never runs a step
 twice), and reports every step's `StepReport` in later heartbeats until the reply no
 longer lists it. Logs are shipped with POSTs to `LOGS_PATH`.
+
+Objects
+-------
+Bootstrap action and script-runner scripts may be s3:// URIs: the agent GETs them
+from `OBJECT_PATH` with its node's token (it holds no S3 credentials).
 """
 
-from dataclasses import asdict, dataclass, field
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 NODE_SPEC_FILE = "node.json"
@@ -35,6 +40,10 @@ HEARTBEAT_PATH = "/elmr/agent/v1/heartbeat"
 # POST a log file (gzipped body) for the cluster's LogUri: query instance_id, token
 # and path (relative: steps/<step-id>/stderr.gz or node/<i-…>/agent.log.gz).
 LOGS_PATH = "/elmr/agent/v1/logs"
+# GET an object's bytes: query instance_id, token and uri (s3://bucket/key).
+OBJECT_PATH = "/elmr/agent/v1/object"
+# URI schemes that name the object store, as EMR accepts them.
+OBJECT_STORE_SCHEMES = ("s3", "s3a", "s3n")
 
 # Phases a node's agent reports, in the order they happen.
 PHASE_BOOTSTRAPPING = "BOOTSTRAPPING"  # registered; bootstrap actions, config files

@@ -12,13 +12,16 @@ import logging
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from elmr.agent import protocol
+from elmr.agent.object_fetch import FetchFailed, is_object_uri
 from elmr.apps import step_commands
 
 log = logging.getLogger("elmr.agent.steps")
@@ -68,9 +71,11 @@ class RunningStep:
 
 
 class StepRunner:
-    def __init__(self, node_dir: Path, env: dict):
+    def __init__(self, node_dir: Path, env: dict, fetch: Callable[[str, Path], Path]):
+        """`fetch(uri, directory)` brings an s3:// script into `directory`."""
         self.steps_dir = node_dir / "steps"
         self.env = env
+        self.fetch = fetch
         self.steps: dict[str, RunningStep] = {}
 
     def run(self, orders: list[dict]) -> None:
@@ -95,8 +100,8 @@ class StepRunner:
         hadoop_jar_step = order["hadoop_jar_step"]
         running.controller(f"Step created jar: {hadoop_jar_step.get('Jar')} name: {order.get('name')}")
         try:
-            argv = step_commands.step_argv(hadoop_jar_step)
-        except step_commands.UnsupportedStep as unsupported:
+            argv = step_commands.step_argv(hadoop_jar_step, lambda path: self._local_script(path, step_dir))
+        except (step_commands.UnsupportedStep, FetchFailed) as unsupported:
             self._finish(running, None, protocol.STEP_FAILED, str(unsupported), str(unsupported))
             return running
         running.controller(f"startExec '{' '.join(argv)}'")
@@ -112,6 +117,14 @@ class StepRunner:
             return running
         log.info("step %s started as pid %s", order["step_id"], running.process.pid)
         return running
+
+    def _local_script(self, path: str, step_dir: Path) -> str:
+        """An s3:// script fetched into the step's directory and made executable."""
+        if not is_object_uri(path):
+            return path
+        script = self.fetch(path, step_dir / "work")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+        return str(script)
 
     def cancel(self, orders: list[dict]) -> None:
         for order in orders:

@@ -1,5 +1,5 @@
 """The WSGI application every client talks to: EMR's JSON protocol (SigV4 signed) and
-the agents' heartbeat endpoint (node token). Thin by design: decode, authenticate,
+the agents' endpoints (node token): heartbeats, log uploads, object downloads. Thin by design: decode, authenticate,
 call one service function, encode; every error leaves through `_error_response`."""
 
 import json
@@ -9,9 +9,14 @@ import time
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from elmr.agent.protocol import HEARTBEAT_PATH, LOGS_PATH
+from elmr.agent.protocol import HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
 from elmr.api import emr_protocol, sigv4
-from elmr.api.operations import AGENT_HEARTBEAT, AGENT_LOGS, EMR_OPERATIONS
+from elmr.api.operations import (
+    AGENT_HEARTBEAT,
+    AGENT_LOGS,
+    AGENT_OBJECT,
+    EMR_OPERATIONS,
+)
 from elmr.credentials import RootCredentials
 from elmr.service.context import ServiceContext
 from elmr.service.errors import (
@@ -20,6 +25,7 @@ from elmr.service.errors import (
     OperationNotImplemented,
     ValidationException,
 )
+from elmr.service.objectstore.storage import read_range
 
 log = logging.getLogger("elmr.api")
 MAX_BODY_BYTES = 64 * 1024 * 1024  # EMR requests and log uploads are small; refuse floods early
@@ -45,6 +51,11 @@ class ElmrApp:
             if request.method == "POST" and request.path == LOGS_PATH:
                 AGENT_LOGS(self.ctx, request.args.to_dict(), request.get_data())
                 return Response("{}", content_type="application/json")
+            if request.method == "GET" and request.path == OBJECT_PATH:
+                found = AGENT_OBJECT(self.ctx, request.args.to_dict())
+                return Response(read_range(found.path, 0, found.size - 1), direct_passthrough=True,
+                                content_type="application/octet-stream",
+                                headers={"Content-Length": str(found.size)})
             target = request.headers.get("X-Amz-Target", "")
             if request.method == "POST" and target.startswith(emr_protocol.TARGET_PREFIX):
                 return self._emr(request, target[len(emr_protocol.TARGET_PREFIX):])

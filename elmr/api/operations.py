@@ -1,7 +1,17 @@
 """Which service function answers which EMR operation. Grep an operation's name
 here to follow a request from the wire to the store."""
 
-from elmr.service import agents, cluster_logs, clusters, instances, job_flows, policies, releases, steps
+from elmr.service import (
+    agent_objects,
+    agents,
+    cluster_logs,
+    clusters,
+    instances,
+    job_flows,
+    policies,
+    releases,
+    steps,
+)
 
 EMR_OPERATIONS = {
     "RunJobFlow": clusters.run_job_flow,
@@ -36,3 +46,4 @@ EMR_OPERATIONS = {
 
 AGENT_HEARTBEAT = agents.record_heartbeat
 AGENT_LOGS = cluster_logs.store_log
+AGENT_OBJECT = agent_objects.object_for_node

@@ -6,11 +6,15 @@ node. Pure: no process is started here.
   --run-hive-script --args -f FILE` and `hive` run through `spark-sql` (Hive via Spark
   SQL); `hadoop-streaming` runs elmr's streaming job on Spark; anything else is looked
   up on PATH (`bash -c …` runs bash because the user asked for it).
-- `script-runner.jar`: Args[0] is a script, run with the remaining args.
+- `script-runner.jar`: Args[0] is a script (a path, or an s3:// URI the caller
+  fetches first), run with the remaining args.
 - any other Jar: a custom JAR, run with `spark-submit [--class MainClass] JAR args`.
+  spark-submit fetches an s3:// JAR, application or `--py-files` itself, through the
+  same Hadoop filesystem the job's s3:// paths use.
 Args are never joined into a shell command line.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 from elmr.apps import spark
@@ -27,7 +31,8 @@ def _is_jar(jar: str, name: str) -> bool:
     return jar == name or jar.endswith("/" + name)
 
 
-def step_argv(hadoop_jar_step: dict) -> list[str]:
+def step_argv(hadoop_jar_step: dict, local_script: Callable[[str], str] = str) -> list[str]:
+    """`local_script(path)` gives script-runner's script as a local file path."""
     jar = hadoop_jar_step.get("Jar", "")
     args = list(hadoop_jar_step.get("Args", []))
     if _is_jar(jar, "command-runner.jar"):
@@ -35,7 +40,7 @@ def step_argv(hadoop_jar_step: dict) -> list[str]:
     if _is_jar(jar, "script-runner.jar"):
         if not args:
             raise UnsupportedStep("script-runner.jar needs the script's path as its first argument")
-        return args
+        return [local_script(args[0]), *args[1:]]
     main_class = hadoop_jar_step.get("MainClass")
     return [_spark_bin("spark-submit"), *(["--class", main_class] if main_class else []), jar, *args]
 

@@ -7,12 +7,11 @@ on disk; without a LogUri, logs stay in the data dir (DATA_DIR/logs)."""
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
+from elmr.agent.protocol import OBJECT_STORE_SCHEMES
 from elmr.service.agents import authenticated_node
 from elmr.service.context import ServiceContext
 from elmr.service.errors import ValidationException
 from elmr.store.models import Cluster
-
-OBJECT_STORE_SCHEMES = {"s3", "s3a", "s3n"}
 
 
 def bucket_dir(data_dir: Path, bucket: str) -> Path:
