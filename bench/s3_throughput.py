@@ -4,7 +4,7 @@ same disk as the floor — in one run.
 
 Workloads: N small objects of 64 KiB (operations per second) and one large object
 (MiB per second).  Run:
-    .venv/bin/pip install 'moto[server]'    # for the comparison only
+    .venv/bin/pip install -e '.[bench]'    # moto_server, for the comparison only
     .venv/bin/python bench/s3_throughput.py [--small 1000] [--large-mib 1024]
 """
 
@@ -120,7 +120,7 @@ def main() -> int:
                 os.killpg(moto.pid, signal.SIGTERM)
                 moto.wait(30)
         else:
-            print("moto_server not found: pip install 'moto[server]' to compare with it")
+            print("moto_server not found: pip install -e '.[bench]' to compare with it")
     metrics = list(results["elmr"])
     print(f"{'':22}" + "".join(f"{name:>20}" for name in results))
     for metric in metrics:

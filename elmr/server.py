@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from werkzeug.serving import make_server
+from cheroot.wsgi import Server as WSGIServer
 
 from elmr import credentials
 from elmr.api.app import ElmrApp, raw_path
@@ -24,6 +24,9 @@ from elmr.service.context import ServiceContext, utc_now
 from elmr.store.db import Store, sqlite_url
 
 SERVER_INFO_FILE = "server.json"
+# Requests served at once: heartbeats of every node, a client's parallel multipart
+# parts, Spark jobs… An idle keep-alive connection holds no thread.
+HTTP_THREADS = 32
 log = logging.getLogger("elmr.server")
 
 
@@ -45,7 +48,6 @@ def _configure_logging(data_dir: Path) -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
 
 
 def serve(options: ServerOptions) -> None:
@@ -57,8 +59,8 @@ def serve(options: ServerOptions) -> None:
     ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
     app = ElmrApp(ctx, root_credentials)
     app.s3 = S3Api(ctx, root_credentials, raw_path)
-    http_server = make_server(options.host, options.port, app, threaded=True)
-    server_url = f"http://{options.host}:{http_server.server_port}"
+    http_server = _http_server(options.host, options.port, app)
+    server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
     actuator = Actuator(store, provider, server_url, object_store_dir=str(data_dir / "buckets"))
@@ -70,10 +72,20 @@ def serve(options: ServerOptions) -> None:
     log.info("elmr server listening on %s (data dir %s)", server_url, data_dir)
     print(f"elmr server listening on {server_url} (data dir {data_dir})", flush=True)
     try:
-        http_server.serve_forever()
+        http_server.serve()
     finally:
         loop.stop()
         store.close()
+
+
+def _http_server(host: str, port: int, app) -> WSGIServer:
+    """Cheroot, a threaded production WSGI server: it keeps HTTP/1.1 connections alive
+    (boto3 and the agents reuse theirs; werkzeug's development server closes every
+    one) and streams request bodies to the app as they arrive. Bound here, so port 0
+    gets a free port before the server URL is handed to anyone."""
+    server = WSGIServer((host, port), app, numthreads=HTTP_THREADS, server_name="elmr")
+    server.prepare()
+    return server
 
 
 def _write_server_info(data_dir: Path, server_url: str, region: str) -> None:
@@ -90,6 +102,6 @@ def _stop_on_signals(http_server) -> None:
     """SIGTERM/SIGINT stop serving; the nodes keep running, as after a crash, and
     the next server on this data dir adopts them."""
     def _shutdown(_signum, _frame):
-        threading.Thread(target=http_server.shutdown, daemon=True).start()
+        threading.Thread(target=http_server.stop, daemon=True).start()
     signal.signal(signal.SIGTERM, _shutdown)
     signal.signal(signal.SIGINT, _shutdown)

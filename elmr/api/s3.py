@@ -158,7 +158,7 @@ class S3Api:
         return staged, md5_hex, size
 
     def _put(self, request: Request, bucket: str, key: str) -> Response:
-        objects.head_bucket(self.ctx, bucket)
+        objects.bucket_dir_exists(self.ctx, bucket)
         staged, md5_hex, size = self._staged_body(request, bucket)
         stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size,
                                     request.headers.get("Content-Type"), _user_metadata(request))

@@ -142,10 +142,13 @@ class BodyCheck:
         self.trailers: dict = {}
         names = set(trailer_names) | {n for n in CHECKSUMS if n in self.headers}
         self.checksums = {name: CHECKSUMS[name]() for name in names if name in CHECKSUMS}
-        self.sha256 = hashlib.sha256()
+        # The payload's SHA-256, only when the client signed one (not UNSIGNED-PAYLOAD
+        # or STREAMING-…): hashing costs as much as writing the body.
+        declared = self.headers.get("x-amz-content-sha256", "")
+        self.sha256 = hashlib.sha256() if len(declared) == 64 else None
 
     def observers(self) -> list:
-        return [*self.checksums.values(), self.sha256]
+        return [*self.checksums.values(), *([self.sha256] if self.sha256 else [])]
 
     def verify(self, md5_hex: str) -> None:
         content_md5 = self.headers.get("content-md5")
@@ -157,7 +160,6 @@ class BodyCheck:
             if expected is not None and checksum.b64() != expected:
                 raise S3Error("BadDigest", f"The {name[len('x-amz-checksum-'):].upper()} you "
                               "specified did not match the calculated checksum.", 400)
-        declared = self.headers.get("x-amz-content-sha256", "")
-        if len(declared) == 64 and declared != self.sha256.hexdigest():
+        if self.sha256 and self.headers["x-amz-content-sha256"] != self.sha256.hexdigest():
             raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' "
                           "header does not match what was computed.", 400)

@@ -101,13 +101,10 @@ def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str,
     chosen = _checked_parts(stored, requested)
     directory = _upload_dir(ctx, bucket, upload_id)
 
-    def assembled():
-        for part in chosen:
-            with open(directory / str(part.part_number), "rb") as handle:
-                yield from iter(lambda: handle.read(storage.CHUNK), b"")
-    staged, md5_hex, size = storage.write_staged(objects.bucket_dir(ctx, bucket), assembled())
+    staged, size = storage.concatenate(objects.bucket_dir(ctx, bucket),
+                                       [directory / str(part.part_number) for part in chosen])
     combined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
-    view = objects.put_object(ctx, bucket, key, staged, md5_hex, size, upload.content_type,
+    view = objects.put_object(ctx, bucket, key, staged, "", size, upload.content_type,
                               upload.user_metadata, etag=f"{combined}-{len(chosen)}")
     _forget(ctx, bucket, upload_id)
     return view

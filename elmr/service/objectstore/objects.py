@@ -45,6 +45,14 @@ def head_bucket(ctx: ServiceContext, bucket: str) -> None:
         _require_bucket(session, bucket)
 
 
+def bucket_dir_exists(ctx: ServiceContext, bucket: str) -> None:
+    """NoSuchBucket unless the bucket's directory is there: a check without a
+    transaction, before a body is staged; the store stays the authority when the
+    object is recorded."""
+    if not _BUCKET_NAME.match(bucket) or not keys.staging_dir(bucket_dir(ctx, bucket)).is_dir():
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket)
+
+
 def list_buckets(ctx: ServiceContext) -> list[Bucket]:
     with ctx.store.transaction() as session:
         return session.scalars(select(Bucket).order_by(Bucket.name)).all()
@@ -133,22 +141,31 @@ def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex
     except keys.InvalidKey as invalid:
         staged.unlink(missing_ok=True)
         raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
-    with ctx.store.transaction() as session:
-        _require_bucket(session, bucket)
-        old = session.get(StoredObject, (bucket, key))
-        old_file = _file_of(ctx, bucket, key, old)
-        written = storage.place(bucket_dir(ctx, bucket), key, staged, md5_hex, size)
-        if old_file is not None and old_file[0] != written.path:
-            storage.remove(bucket_dir(ctx, bucket), old_file[0])
-        row = old or StoredObject(bucket=bucket, key=key)
-        row.etag, row.size, row.location = etag or md5_hex, size, written.location
-        row.content_type = content_type or DEFAULT_CONTENT_TYPE
-        row.user_metadata = user_metadata
-        row.last_modified = datetime.fromtimestamp(written.path.stat().st_mtime, timezone.utc)
-        row.file_mtime_ns = written.mtime_ns
-        if old is None:
-            session.add(row)
-        return _view(row, written.path)
+    try:
+        with ctx.store.transaction() as session:
+            return _record_put(ctx, session, bucket, key, staged, md5_hex, size, content_type,
+                               user_metadata, etag)
+    finally:
+        staged.unlink(missing_ok=True)  # placed already, unless recording failed
+
+
+def _record_put(ctx, session, bucket, key, staged, md5_hex, size, content_type, user_metadata, etag):
+    """put_object's unit of work: the file moved into place and its row written."""
+    _require_bucket(session, bucket)
+    old = session.get(StoredObject, (bucket, key))
+    old_file = _file_of(ctx, bucket, key, old)
+    written = storage.place(bucket_dir(ctx, bucket), key, staged, md5_hex, size)
+    if old_file is not None and old_file[0] != written.path:
+        storage.remove(bucket_dir(ctx, bucket), old_file[0])
+    row = old or StoredObject(bucket=bucket, key=key)
+    row.etag, row.size, row.location = etag or md5_hex, size, written.location
+    row.content_type = content_type or DEFAULT_CONTENT_TYPE
+    row.user_metadata = user_metadata
+    row.last_modified = datetime.fromtimestamp(written.path.stat().st_mtime, timezone.utc)
+    row.file_mtime_ns = written.mtime_ns
+    if old is None:
+        session.add(row)
+    return _view(row, written.path)
 
 
 def delete_object(ctx: ServiceContext, bucket: str, key: str) -> None:
