@@ -523,7 +523,8 @@ def test_bootstrap_actions_from_s3(server):
         Steps=[command_step("show", "bash", "-c", 'cat "$ELMR_NODE_DIR/s3-marker"')],
     )["JobFlowId"]
     broken = emr.run_job_flow(
-        Name="s3-bootstrap-missing", ReleaseLabel="emr-7.2.0", Instances={**one_node, "KeepJobFlowAliveWhenNoSteps": True},
+        Name="s3-bootstrap-missing", ReleaseLabel="emr-7.2.0",
+        Instances={**one_node, "KeepJobFlowAliveWhenNoSteps": True},
         BootstrapActions=[{"Name": "absent", "ScriptBootstrapAction": {"Path": "s3://bootstrap-code/actions/gone.sh"}}],
     )["JobFlowId"]
     assert wait_cluster_ended(emr, marked)["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"

@@ -1,6 +1,7 @@
 """Bootstrap actions: the cluster's scripts (local paths or s3:// URIs), run on this
-node in order before Spark starts, each with its Args as an argument vector. The first that fails stops the
-node's start; its message names the action, the node and the exit code."""
+node in order before Spark starts, each with its Args as an argument vector. The
+first that fails stops the node's start; its message names the action, the node and
+the exit code (or why its script could not be fetched)."""
 
 import logging
 import os

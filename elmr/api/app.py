@@ -1,6 +1,7 @@
-"""The WSGI application every client talks to: EMR's JSON protocol (SigV4 signed) and
-the agents' endpoints (node token): heartbeats, log uploads, object downloads. Thin by design: decode, authenticate,
-call one service function, encode; every error leaves through `_error_response`."""
+"""The WSGI application every client talks to: EMR's JSON protocol (SigV4 signed),
+the agents' endpoints (node token: heartbeats, log uploads, object downloads), and
+S3 for everything else. Thin by design: decode, authenticate, call one service
+function, encode; every error leaves through `_error_response`."""
 
 import json
 import logging
