@@ -400,13 +400,19 @@ public class Hello {
 """
 
 
-def test_custom_jar_and_script_runner_steps(server, cluster, workdir):
+def build_hello_jar(workdir: Path, name: str) -> Path:
+    """Hello.class in a JAR called `name`; skips the test where there is no JDK."""
     javac, jar = shutil.which("javac"), shutil.which("jar")
     if not (javac and jar):
         pytest.skip("building the custom JAR needs a JDK (javac, jar); only a JRE is installed")
     (workdir / "Hello.java").write_text(HELLO_JAVA)
     subprocess.run([javac, "--release", "17", "Hello.java"], cwd=workdir, check=True)
-    subprocess.run([jar, "cf", "hello.jar", "Hello.class"], cwd=workdir, check=True)
+    subprocess.run([jar, "cf", name, "Hello.class"], cwd=workdir, check=True)
+    return workdir / name
+
+
+def test_custom_jar_and_script_runner_steps(server, cluster, workdir):
+    hello_jar = build_hello_jar(workdir, "hello.jar")
     script = workdir / "report.sh"
     script.write_text('#!/bin/bash\necho "script got $# args: $1|$2"\n')
     script.chmod(0o755)
@@ -414,7 +420,7 @@ def test_custom_jar_and_script_runner_steps(server, cluster, workdir):
     custom, scripted = run_steps(
         emr, cluster,
         {"Name": "custom-jar", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
-            "Jar": str(workdir / "hello.jar"), "MainClass": "Hello", "Args": ["a", "b c"]}},
+            "Jar": str(hello_jar), "MainClass": "Hello", "Args": ["a", "b c"]}},
         {"Name": "script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
             "Jar": "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar",
             "Args": [str(script), "one; rm -rf /", "two"]}},
@@ -473,17 +479,12 @@ def s3_client(server):
 def test_steps_fetch_applications_jars_and_scripts_from_s3(server, cluster, workdir):
     """spark-submit's application and --py-files, a custom JAR and a script-runner
     script all given as s3:// URIs; a missing script fails its step with S3's reason."""
-    javac, jar = shutil.which("javac"), shutil.which("jar")
-    if not (javac and jar):
-        pytest.skip("building the custom JAR needs a JDK (javac, jar); only a JRE is installed")
-    (workdir / "Hello.java").write_text(HELLO_JAVA)
-    subprocess.run([javac, "--release", "17", "Hello.java"], cwd=workdir, check=True)
-    subprocess.run([jar, "cf", "hello.jar", "Hello.class"], cwd=workdir, check=True)
+    hello_jar = build_hello_jar(workdir, "hello-s3.jar")
     s3 = s3_client(server)
     s3.create_bucket(Bucket="step-code")
     s3.put_object(Bucket="step-code", Key="jobs/job.py", Body=S3_JOB.encode())
     s3.put_object(Bucket="step-code", Key="lib/helper.py", Body=b"def shout(word):\n    return word.upper()\n")
-    s3.upload_file(str(workdir / "hello.jar"), "step-code", "jars/hello.jar")
+    s3.upload_file(str(hello_jar), "step-code", "jars/hello.jar")
     s3.put_object(Bucket="step-code", Key="scripts/report.sh", Body=b'#!/bin/sh\necho "fetched script got $1|$2"\n')
     emr = server.client()
     script_runner = "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar"
@@ -556,21 +557,16 @@ def test_log_uri_in_the_object_store(server):
 
 def test_aws_cli_hive_streaming_and_custom_jar_step_types(server, cluster, workdir):
     """The shapes the AWS CLI builds for Type=Hive, Type=Streaming and Type=CUSTOM_JAR."""
-    javac, jar = shutil.which("javac"), shutil.which("jar")
-    if not (javac and jar):
-        pytest.skip("building the custom JAR needs a JDK (javac, jar); only a JRE is installed")
+    hello_jar = build_hello_jar(workdir, "hello-cli.jar")
     (workdir / "cli.sql").write_text("SELECT 40 + 2 AS answer;\n")
     (workdir / "cli-in.txt").write_text("b a b\n")
     (workdir / "cli-mapper.py").write_text(MAPPER)
     (workdir / "cli-reducer.py").write_text(REDUCER)
-    (workdir / "Hello.java").write_text(HELLO_JAVA)
-    subprocess.run([javac, "--release", "17", "Hello.java"], cwd=workdir, check=True)
-    subprocess.run([jar, "cf", "hello-cli.jar", "Hello.class"], cwd=workdir, check=True)
     steps = [
         f"Type=Hive,Name=hive-cli,ActionOnFailure=CONTINUE,Args=[-f,{workdir / 'cli.sql'}]",
         f"Type=Streaming,Name=streaming-cli,ActionOnFailure=CONTINUE,Args=[-files,{workdir / 'cli-mapper.py'},"
         f"-mapper,python3 cli-mapper.py,-reducer,cat,-input,{workdir / 'cli-in.txt'},-output,{workdir / 'cli-out'}]",
-        f"Type=CUSTOM_JAR,Name=jar-cli,ActionOnFailure=CONTINUE,Jar={workdir / 'hello-cli.jar'},"
+        f"Type=CUSTOM_JAR,Name=jar-cli,ActionOnFailure=CONTINUE,Jar={hello_jar},"
         f"MainClass=Hello,Args=[x,y]",
     ]
     step_ids = json.loads(server.aws("emr", "add-steps", "--cluster-id", cluster, "--steps", *steps).stdout)["StepIds"]
