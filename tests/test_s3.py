@@ -199,6 +199,15 @@ def test_checksums_are_verified(s3, bucket):
     assert code_of(s3.put_object, Bucket=bucket, Key="bad-md5", Body=b"hello", ContentMD5=bad_md5) == "BadDigest"
     assert code_of(s3.put_object, Bucket=bucket, Key="bad-crc", Body=b"hello", ChecksumCRC32="AAAAAA==") == "BadDigest"
     assert code_of(s3.head_object, Bucket=bucket, Key="bad-md5") == "404"
+    # CRC32C and CRC64/NVME of b"123456789" are the algorithms' published check values.
+    crc32c = base64.b64encode((0xE3069283).to_bytes(4, "big")).decode()
+    crc64nvme = base64.b64encode((0xAE8B14860A799888).to_bytes(8, "big")).decode()
+    s3.put_object(Bucket=bucket, Key="crc32c", Body=b"123456789", ChecksumCRC32C=crc32c)
+    s3.put_object(Bucket=bucket, Key="crc64", Body=b"123456789", ChecksumCRC64NVME=crc64nvme)
+    assert code_of(s3.put_object, Bucket=bucket, Key="bad-crc32c", Body=b"12345678",
+                   ChecksumCRC32C=crc32c) == "BadDigest"
+    assert code_of(s3.put_object, Bucket=bucket, Key="bad-crc64", Body=b"12345678",
+                   ChecksumCRC64NVME=crc64nvme) == "BadDigest"
     assert s3.get_object(Bucket=bucket, Key="crc")["Body"].read() == b"hello"
 
 

@@ -3,6 +3,7 @@ botocore sends by default, with the checksum in a trailer), decoded into the obj
 bytes; and the checksums (Content-MD5, x-amz-checksum-*) verified against them."""
 
 import base64
+import functools
 import hashlib
 import zlib
 from typing import BinaryIO, Iterator
@@ -23,49 +24,40 @@ class Crc32:
         return base64.b64encode(self.value.to_bytes(4, "big")).decode()
 
 
-class Crc32c:
-    """CRC32C (Castagnoli), table-driven; used only when a client asks for it."""
+class ReflectedCrc:
+    """A reflected, table-driven CRC of `width` bits (init and final XOR all ones), in
+    pure Python: zlib has only CRC32. Used only when a client asks for CRC32C or
+    CRC64NVME."""
 
-    _TABLE = []
-    for _n in range(256):
-        _c = _n
-        for _ in range(8):
-            _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
-        _TABLE.append(_c)
-
-    def __init__(self):
-        self.value = 0xFFFFFFFF
+    def __init__(self, polynomial: int, width: int):
+        self.mask = (1 << width) - 1
+        self.value = self.mask
+        self.table = _crc_table(polynomial)
+        self.width_bytes = width // 8
 
     def update(self, data: bytes) -> None:
-        value, table = self.value, self._TABLE
+        value, table = self.value, self.table
         for byte in data:
             value = table[(value ^ byte) & 0xFF] ^ (value >> 8)
         self.value = value
 
     def b64(self) -> str:
-        return base64.b64encode((self.value ^ 0xFFFFFFFF).to_bytes(4, "big")).decode()
+        return base64.b64encode((self.value ^ self.mask).to_bytes(self.width_bytes, "big")).decode()
 
 
-class Crc64Nvme:
-    _POLY = 0x9A6C9329AC4BC9B5
-    _TABLE = []
-    for _n in range(256):
-        _c = _n
+@functools.cache
+def _crc_table(polynomial: int) -> tuple[int, ...]:
+    table = []
+    for index in range(256):
+        value = index
         for _ in range(8):
-            _c = (_c >> 1) ^ 0x9A6C9329AC4BC9B5 if _c & 1 else _c >> 1
-        _TABLE.append(_c)
+            value = (value >> 1) ^ polynomial if value & 1 else value >> 1
+        table.append(value)
+    return tuple(table)
 
-    def __init__(self):
-        self.value = 0xFFFFFFFFFFFFFFFF
 
-    def update(self, data: bytes) -> None:
-        value, table = self.value, self._TABLE
-        for byte in data:
-            value = table[(value ^ byte) & 0xFF] ^ (value >> 8)
-        self.value = value
-
-    def b64(self) -> str:
-        return base64.b64encode((self.value ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")).decode()
+CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, reflected
+CRC64NVME_POLYNOMIAL = 0x9A6C9329AC4BC9B5  # reflected
 
 
 class _Digest:
@@ -81,8 +73,8 @@ class _Digest:
 
 CHECKSUMS = {
     "x-amz-checksum-crc32": Crc32,
-    "x-amz-checksum-crc32c": Crc32c,
-    "x-amz-checksum-crc64nvme": Crc64Nvme,
+    "x-amz-checksum-crc32c": lambda: ReflectedCrc(CRC32C_POLYNOMIAL, 32),
+    "x-amz-checksum-crc64nvme": lambda: ReflectedCrc(CRC64NVME_POLYNOMIAL, 64),
     "x-amz-checksum-sha1": lambda: _Digest("sha1"),
     "x-amz-checksum-sha256": lambda: _Digest("sha256"),
 }
