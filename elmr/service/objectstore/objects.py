@@ -154,14 +154,14 @@ def _record_put(ctx, session, bucket, key, staged, md5_hex, size, content_type, 
     _require_bucket(session, bucket)
     old = session.get(StoredObject, (bucket, key))
     old_file = _file_of(ctx, bucket, key, old)
-    written = storage.place(bucket_dir(ctx, bucket), key, staged, md5_hex, size)
+    written = storage.place(bucket_dir(ctx, bucket), key, staged)
     if old_file is not None and old_file[0] != written.path:
         storage.remove(bucket_dir(ctx, bucket), old_file[0])
     row = old or StoredObject(bucket=bucket, key=key)
     row.etag, row.size, row.location = etag or md5_hex, size, written.location
     row.content_type = content_type or DEFAULT_CONTENT_TYPE
     row.user_metadata = user_metadata
-    row.last_modified = datetime.fromtimestamp(written.path.stat().st_mtime, timezone.utc)
+    row.last_modified = datetime.fromtimestamp(written.mtime_ns / 1e9, timezone.utc)
     row.file_mtime_ns = written.mtime_ns
     if old is None:
         session.add(row)

@@ -19,8 +19,6 @@ CHUNK = 1024 * 1024
 class Written:
     path: Path
     location: str  # plain | encoded
-    md5_hex: str
-    size: int
     mtime_ns: int
 
 
@@ -88,7 +86,7 @@ def _can_place(path: Path, bucket_dir: Path) -> bool:
     return True
 
 
-def place(bucket_dir: Path, key: str, staged: Path, md5_hex: str, size: int) -> Written:
+def place(bucket_dir: Path, key: str, staged: Path) -> Written:
     """Move a staged file to the key's location, atomically."""
     path = keys.plain_path(bucket_dir, key) if keys.is_plain(key) else None
     location = "plain"
@@ -96,7 +94,7 @@ def place(bucket_dir: Path, key: str, staged: Path, md5_hex: str, size: int) -> 
         path, location = keys.encoded_path(bucket_dir, key), "encoded"
     path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, path)
-    return Written(path, location, md5_hex, size, path.stat().st_mtime_ns)
+    return Written(path, location, path.stat().st_mtime_ns)
 
 
 def remove(bucket_dir: Path, path: Path) -> None:
