@@ -21,6 +21,7 @@ from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
 from elmr.providers.local import LocalProvider
 from elmr.service.context import ServiceContext, utc_now
+from elmr.service.objectstore.objects import buckets_root
 from elmr.store.db import Store, sqlite_url
 
 SERVER_INFO_FILE = "server.json"
@@ -63,7 +64,7 @@ def serve(options: ServerOptions) -> None:
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
-    actuator = Actuator(store, provider, server_url, object_store_dir=str(data_dir / "buckets"))
+    actuator = Actuator(store, provider, server_url, object_store_dir=str(buckets_root(data_dir)))
     loop = ControlLoop(Reconciler(store, provider, utc_now), actuator)
     ctx.wake_reconciler = loop.wake
     loop.start()

@@ -11,11 +11,8 @@ from elmr.agent.protocol import OBJECT_STORE_SCHEMES
 from elmr.service.agents import authenticated_node
 from elmr.service.context import ServiceContext
 from elmr.service.errors import ValidationException
+from elmr.service.objectstore.objects import buckets_root
 from elmr.store.models import Cluster
-
-
-def bucket_dir(data_dir: Path, bucket: str) -> Path:
-    return Path(data_dir) / "buckets" / bucket
 
 
 def log_root(data_dir: Path, log_uri: str | None) -> Path:
@@ -23,7 +20,7 @@ def log_root(data_dir: Path, log_uri: str | None) -> Path:
         return Path(data_dir) / "logs"
     parsed = urlparse(log_uri)
     if parsed.scheme in OBJECT_STORE_SCHEMES:
-        return bucket_dir(data_dir, parsed.netloc) / parsed.path.lstrip("/")
+        return buckets_root(data_dir) / parsed.netloc / parsed.path.lstrip("/")
     if parsed.scheme in ("", "file"):
         return Path(parsed.path)
     raise ValidationException(f"LogUri scheme '{parsed.scheme}' is not supported.")

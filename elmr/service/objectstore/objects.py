@@ -18,8 +18,13 @@ _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
+def buckets_root(data_dir: Path) -> Path:
+    """Where every bucket's directory is: what s3:// paths resolve to on the nodes."""
+    return Path(data_dir) / "buckets"
+
+
 def bucket_dir(ctx: ServiceContext, bucket: str) -> Path:
-    return Path(ctx.data_dir) / "buckets" / bucket
+    return buckets_root(ctx.data_dir) / bucket
 
 
 def _require_bucket(session, bucket: str) -> Bucket:
