@@ -267,11 +267,29 @@ def test_file_written_into_the_bucket_dir_is_an_object(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="out/part-00000")["Body"].read() == b"from spark"
 
 
-def signed_headers(server, method: str, url: str, headers: dict) -> dict:
-    """SigV4 headers for a request sent by hand, signed by botocore itself."""
-    request = AWSRequest(method=method, url=url, headers=headers)
+def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b"") -> dict:
+    """SigV4 headers for a request sent by hand, signed by botocore itself (over plain
+    HTTP botocore signs the body's SHA-256 into X-Amz-Content-SHA256)."""
+    request = AWSRequest(method=method, url=url, headers=headers, data=body)
     S3SigV4Auth(Credentials(server.access_key_id, server.secret_access_key), "s3", "us-east-1").add_auth(request)
     return dict(request.headers.items())
+
+
+def test_signed_payload_hash_is_checked_against_the_body(server, s3, bucket):
+    host = f"127.0.0.1:{server.port}"
+
+    def put(signed_body: bytes, sent_body: bytes) -> tuple[int, bytes]:
+        headers = signed_headers(server, "PUT", f"http://{host}/{bucket}/hashed", {"Host": host}, signed_body)
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("PUT", f"/{bucket}/hashed", body=sent_body, headers=headers)
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+
+    status, error = put(b"signed body", b"other body!")
+    assert status == 400 and b"<Code>XAmzContentSHA256Mismatch</Code>" in error
+    assert code_of(s3.head_object, Bucket=bucket, Key="hashed") == "404"
+    assert put(b"signed body", b"signed body")[0] == 200
+    assert s3.get_object(Bucket=bucket, Key="hashed")["Body"].read() == b"signed body"
 
 
 def test_virtual_hosted_style(server, s3, bucket):
