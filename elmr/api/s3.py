@@ -135,23 +135,11 @@ class S3Api:
 
     def _staged_body(self, request: Request, bucket: str):
         """The body decoded into a staging file, verified; (path, md5 hex, size)."""
-        encoding = request.headers.get("Content-Encoding", "")
-        content_sha = request.headers.get("X-Amz-Content-SHA256", "")
-        chunked = "aws-chunked" in encoding or content_sha.startswith("STREAMING-")
-        trailer_names = [n.strip().lower() for n in request.headers.get("X-Amz-Trailer", "").split(",") if n.strip()]
-        check = s3_body.BodyCheck(request.headers, trailer_names)
-        stream = request.stream
-        if chunked:
-            chunks = s3_body.aws_chunked(stream, check.trailers)
-        else:
-            chunks = s3_body.plain(stream, request.content_length or 0)
-        staged, md5_hex, size = storage.write_staged(objects.bucket_dir(self.ctx, bucket), chunks,
-                                                     check.observers())
-        declared = request.headers.get("X-Amz-Decoded-Content-Length")
+        body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
+        staged, md5_hex, size = storage.write_staged(objects.bucket_dir(self.ctx, bucket), body.chunks,
+                                                     body.observers())
         try:
-            if declared is not None and int(declared) != size:
-                raise S3Error("IncompleteBody", "The decoded body is shorter than declared.", 400)
-            check.verify(md5_hex)
+            body.verify(md5_hex, size)
         except S3Error:
             staged.unlink(missing_ok=True)
             raise
@@ -215,13 +203,12 @@ class S3Api:
                 start, end = 0, source.size - 1
                 if request.headers.get("x-amz-copy-source-range"):
                     start, end = s3_xml.parse_range(request.headers["x-amz-copy-source-range"], source.size)
-                staged, md5_hex, size = storage.write_staged(
-                    objects.bucket_dir(self.ctx, bucket), storage.read_range(source.path, start, end))
-                part = multipart.add_part(self.ctx, bucket, upload_id, part_number, staged, md5_hex, size)
+                part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, end - start + 1,
+                                             storage.read_range(source.path, start, end))
                 return s3_xml.copy_part_result(part.etag, part.last_modified)
-            multipart.require_upload(self.ctx, bucket, upload_id)
-            staged, md5_hex, size = self._staged_body(request, bucket)
-            part = multipart.add_part(self.ctx, bucket, upload_id, part_number, staged, md5_hex, size)
+            body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
+            part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, body.size, body.chunks,
+                                         body.observers(), body.verify)
             return Response(status=200, headers={"ETag": f'"{part.etag}"'})
         if method == "POST":
             requested = s3_xml.parse_complete(request.get_data())

@@ -8,6 +8,7 @@ import hashlib
 import zlib
 from typing import BinaryIO, Iterator
 
+from elmr.api import cheroot_body
 from elmr.service.objectstore.errors import S3Error
 
 CHUNK = 1024 * 1024
@@ -155,3 +156,30 @@ class BodyCheck:
         if self.sha256 and self.headers["x-amz-content-sha256"] != self.sha256.hexdigest():
             raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' "
                           "header does not match what was computed.", 400)
+
+
+class RequestBody:
+    """A PUT's body as the object's bytes: `chunks` decoded (plain or aws-chunked),
+    `size` as the request declares it (None if it does not), and `verify` to call once
+    they were all written."""
+
+    def __init__(self, headers, stream: BinaryIO, content_length: int | None, environ: dict):
+        content_sha = headers.get("X-Amz-Content-SHA256", "")
+        chunked = "aws-chunked" in headers.get("Content-Encoding", "") or content_sha.startswith("STREAMING-")
+        trailer_names = [n.strip().lower() for n in headers.get("X-Amz-Trailer", "").split(",") if n.strip()]
+        self.check = BodyCheck(headers, trailer_names)
+        if chunked:
+            self.chunks = aws_chunked(stream, self.check.trailers)
+            decoded = headers.get("X-Amz-Decoded-Content-Length", "")
+            self.size = int(decoded) if decoded.isdigit() else None
+        else:
+            self.size = content_length or 0
+            self.chunks = cheroot_body.socket_chunks(environ, self.size) or plain(stream, self.size)
+
+    def observers(self) -> list:
+        return self.check.observers()
+
+    def verify(self, md5_hex: str, size: int) -> None:
+        if self.size is not None and size != self.size:
+            raise S3Error("IncompleteBody", "The decoded body is not as long as declared.", 400)
+        self.check.verify(md5_hex)

@@ -45,6 +45,9 @@ class MultipartUpload(Base):
     content_type: Mapped[str] = mapped_column(String(256))
     user_metadata: Mapped[dict]
     created_at: Mapped[datetime]
+    # The size of the first part that arrived: parts up to this size are written into
+    # the upload's assembly file at (number - 1) × slot_size (see multipart.py).
+    slot_size: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class UploadedPart(Base):
@@ -55,3 +58,5 @@ class UploadedPart(Base):
     etag: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     last_modified: Mapped[datetime]
+    # None: the part is in its slot of the assembly file; else its own file's name.
+    own_file: Mapped[str | None] = mapped_column(String(64))

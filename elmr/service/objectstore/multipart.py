@@ -1,15 +1,26 @@
-"""Multipart uploads: parts are staged files under the bucket's `.elmr/uploads/<id>/`,
-recorded in the store; completing assembles the requested parts, in order, into one
-staging file that is renamed into place, so the object appears whole or not at all.
-The ETag is S3's: the MD5 of the parts' MD5s, then `-N`."""
+"""Multipart uploads, recorded in the store, their bytes under the bucket's
+`.elmr/uploads/<id>/`.
+
+Most clients send parts of one size (boto3: 8 MiB by default) and only the last one
+shorter. So the size of the first part to arrive becomes the upload's slot size, and
+each part that fits is written straight into the upload's assembly file at
+(number - 1) × slot size. When the completed parts are 1..N, all of the slot size but
+the last, the assembly file *is* the object: it is cut to length and renamed into
+place, and no byte is copied. Any other part (bigger than a slot, sent again after
+its slot was filled, or of unknown length) gets a file of its own, and completing
+such an upload copies the chosen parts, in order, into a staging file first. Either
+way the object appears whole or not at all. The ETag is S3's: the MD5 of the parts'
+MD5s, then `-N`."""
 
 import hashlib
 import os
 import secrets
 import shutil
+import threading
 from pathlib import Path
+from typing import Callable, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from elmr.service.context import ServiceContext
 from elmr.service.objectstore import keys, objects, storage
@@ -17,6 +28,45 @@ from elmr.service.objectstore.errors import S3Error
 from elmr.store.object_models import MultipartUpload, UploadedPart
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last, as S3 requires
+ASSEMBLY_FILE = "assembly"
+
+
+class _SlotWriters:
+    """Which slots are being written right now, in this server process. A slot has
+    one writer at a time, and an upload is completed in place only when none of its
+    slots is being written: a late writer would otherwise write into the object.
+    (After a restart nothing is being written, so this needs no persistence.)"""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._writing: set[tuple[str, int]] = set()
+        self._sealed: set[str] = set()
+
+    def claim(self, upload_id: str, number: int) -> bool:
+        with self._lock:
+            if upload_id in self._sealed or (upload_id, number) in self._writing:
+                return False
+            self._writing.add((upload_id, number))
+            return True
+
+    def release(self, upload_id: str, number: int) -> None:
+        with self._lock:
+            self._writing.discard((upload_id, number))
+
+    def seal(self, upload_id: str) -> bool:
+        """No more slot writes for this upload; False if one is under way."""
+        with self._lock:
+            if any(writing == upload_id for writing, _ in self._writing):
+                return False
+            self._sealed.add(upload_id)
+            return True
+
+    def unseal(self, upload_id: str) -> None:
+        with self._lock:
+            self._sealed.discard(upload_id)
+
+
+_slot_writers = _SlotWriters()
 
 
 def _upload_dir(ctx: ServiceContext, bucket: str, upload_id: str) -> Path:
@@ -47,16 +97,61 @@ def create(ctx: ServiceContext, bucket: str, key: str, content_type: str | None,
     return upload_id
 
 
-def add_part(ctx: ServiceContext, bucket: str, upload_id: str, number: int, staged: Path,
-             md5_hex: str, size: int) -> UploadedPart:
-    """A part sent again replaces the earlier one (a retried part)."""
+def upload_part(ctx: ServiceContext, bucket: str, upload_id: str, number: int, size: int | None,
+                chunks: Iterable[bytes], observers=(), verify: Callable[[str, int], None] = lambda *_: None,
+                ) -> UploadedPart:
+    """Write a part's bytes (`size` of them, when the request says) and record it;
+    `verify(md5_hex, size)` raises if the body is not what the request promised. A
+    part sent again replaces the earlier one (a retried part)."""
     require_upload(ctx, bucket, upload_id)
-    os.replace(staged, _upload_dir(ctx, bucket, upload_id) / str(number))
+    directory = _upload_dir(ctx, bucket, upload_id)
+    offset = _claim_slot(ctx, upload_id, number, size)
+    if offset is None:
+        staged, md5_hex, written = storage.write_staged(objects.bucket_dir(ctx, bucket), chunks, observers)
+        try:
+            verify(md5_hex, written)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        own_file = f"{number}-{secrets.token_hex(8)}"
+        os.replace(staged, directory / own_file)
+        return _record_part(ctx, directory, upload_id, number, md5_hex, written, own_file)
+    try:
+        md5_hex, written = storage.write_at(directory / ASSEMBLY_FILE, offset, size, chunks, observers)
+        verify(md5_hex, written)
+        return _record_part(ctx, directory, upload_id, number, md5_hex, written, None)
+    finally:
+        _slot_writers.release(upload_id, number)
+
+
+def _claim_slot(ctx: ServiceContext, upload_id: str, number: int, size: int | None) -> int | None:
+    """The offset to write this part at in the assembly file, or None if it needs a
+    file of its own. The first part to arrive sets the slot size."""
+    if size is None:
+        return None
     with ctx.store.transaction() as session:
-        part = session.get(UploadedPart, (upload_id, number)) or UploadedPart(upload_id=upload_id, part_number=number)
-        part.etag, part.size, part.last_modified = md5_hex, size, ctx.clock()
+        session.execute(update(MultipartUpload).where(MultipartUpload.upload_id == upload_id,
+                                                      MultipartUpload.slot_size.is_(None))
+                        .values(slot_size=size))
+        slot_size = session.scalar(select(MultipartUpload.slot_size).where(MultipartUpload.upload_id == upload_id))
+        recorded = session.get(UploadedPart, (upload_id, number))
+    slot_filled = recorded is not None and recorded.own_file is None
+    if slot_size is None or size > slot_size or slot_filled or not _slot_writers.claim(upload_id, number):
+        return None
+    return (number - 1) * slot_size
+
+
+def _record_part(ctx: ServiceContext, directory: Path, upload_id: str, number: int, md5_hex: str,
+                 size: int, own_file: str | None) -> UploadedPart:
+    with ctx.store.transaction() as session:
+        part = session.get(UploadedPart, (upload_id, number))
+        replaced_file = part.own_file if part is not None else None
+        part = part or UploadedPart(upload_id=upload_id, part_number=number)
+        part.etag, part.size, part.last_modified, part.own_file = md5_hex, size, ctx.clock(), own_file
         session.merge(part)
-        return part
+    if replaced_file is not None and replaced_file != own_file:
+        (directory / replaced_file).unlink(missing_ok=True)
+    return part
 
 
 def list_parts(ctx: ServiceContext, bucket: str, upload_id: str) -> list[UploadedPart]:
@@ -99,15 +194,47 @@ def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str,
     upload = require_upload(ctx, bucket, upload_id)
     stored = {part.part_number: part for part in list_parts(ctx, bucket, upload_id)}
     chosen = _checked_parts(stored, requested)
+    try:
+        keys.check_key(key)
+    except keys.InvalidKey as invalid:
+        raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
     directory = _upload_dir(ctx, bucket, upload_id)
-
-    staged, size = storage.concatenate(objects.bucket_dir(ctx, bucket),
-                                       [directory / str(part.part_number) for part in chosen])
-    combined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
-    view = objects.put_object(ctx, bucket, key, staged, "", size, upload.content_type,
-                              upload.user_metadata, etag=f"{combined}-{len(chosen)}")
+    try:
+        if _assembled_in_slots(upload, chosen) and _slot_writers.seal(upload_id):
+            staged, size = _cut_assembly(directory / ASSEMBLY_FILE, chosen)
+        else:
+            staged, size = storage.concatenate(objects.bucket_dir(ctx, bucket),
+                                               [_extent(directory, upload, part) for part in chosen])
+        combined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
+        view = objects.put_object(ctx, bucket, key, staged, "", size, upload.content_type,
+                                  upload.user_metadata, etag=f"{combined}-{len(chosen)}")
+    finally:
+        _slot_writers.unseal(upload_id)
     _forget(ctx, bucket, upload_id)
     return view
+
+
+def _assembled_in_slots(upload: MultipartUpload, chosen: list[UploadedPart]) -> bool:
+    """Parts 1..N, all in their slots, all but the last filling them."""
+    return (all(part.own_file is None for part in chosen)
+            and [part.part_number for part in chosen] == list(range(1, len(chosen) + 1))
+            and all(part.size == upload.slot_size for part in chosen[:-1]))
+
+
+def _cut_assembly(assembly: Path, chosen: list[UploadedPart]) -> tuple[Path, int]:
+    """The assembly file cut to the object's length (slots past the last chosen part
+    may hold bytes); every part in it was fsynced when it was uploaded."""
+    size = sum(part.size for part in chosen)
+    with open(assembly, "r+b") as handle:
+        handle.truncate(size)
+        os.fsync(handle.fileno())
+    return assembly, size
+
+
+def _extent(directory: Path, upload: MultipartUpload, part: UploadedPart) -> storage.Extent:
+    if part.own_file is not None:
+        return storage.Extent(directory / part.own_file, 0, part.size)
+    return storage.Extent(directory / ASSEMBLY_FILE, (part.part_number - 1) * upload.slot_size, part.size)
 
 
 def abort(ctx: ServiceContext, bucket: str, upload_id: str) -> None:

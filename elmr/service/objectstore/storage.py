@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from elmr.service.objectstore import keys
+from elmr.service.objectstore.errors import S3Error
 
 CHUNK = 1024 * 1024
 
@@ -28,49 +29,92 @@ def staging_file(bucket_dir: Path) -> Path:
     return directory / secrets.token_hex(16)
 
 
+def _stream_chunks(write, chunks: Iterable[bytes], observers, limit: int | None) -> tuple[str, int]:
+    """Hand every chunk to `write` and to the observers; returns (md5 hex, size)."""
+    md5, size = hashlib.md5(), 0
+    for chunk in chunks:
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise S3Error("InvalidRequest", "The body is longer than its declared length.", 400)
+        md5.update(chunk)
+        for observer in observers:
+            observer.update(chunk)
+        write(chunk)
+    return md5.hexdigest(), size
+
+
 def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=()) -> tuple[Path, str, int]:
     """Stream chunks to a staging file; returns (path, md5 hex, size). `observers`
     see every chunk (checksums)."""
     staged = staging_file(bucket_dir)
-    md5, size = hashlib.md5(), 0
     try:
         with open(staged, "wb") as out:
-            for chunk in chunks:
-                md5.update(chunk)
-                for observer in observers:
-                    observer.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
+            md5_hex, size = _stream_chunks(out.write, chunks, observers, None)
             out.flush()
             os.fsync(out.fileno())
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
-    return staged, md5.hexdigest(), size
+    return staged, md5_hex, size
 
 
-def concatenate(bucket_dir: Path, parts: list[Path]) -> tuple[Path, int]:
-    """The parts, in order, in one staging file; returns (path, size). Copied inside
+def write_at(path: Path, offset: int, limit: int, chunks: Iterable[bytes], observers=()) -> tuple[str, int]:
+    """Stream at most `limit` bytes into `path` (created if missing) from `offset`,
+    leaving the rest of the file as it is; fsynced. Returns (md5 hex, size)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    position = offset
+
+    def write(chunk: bytes) -> None:
+        nonlocal position
+        view = memoryview(chunk)
+        while view:
+            written = os.pwrite(descriptor, view, position)
+            position += written
+            view = view[written:]
+
+    try:
+        result = _stream_chunks(write, chunks, observers, limit)
+        os.fdatasync(descriptor)
+    finally:
+        os.close(descriptor)
+    return result
+
+
+@dataclass
+class Extent:
+    """`size` bytes of `path` from `offset`: a multipart upload's part."""
+    path: Path
+    offset: int
+    size: int
+
+
+def concatenate(bucket_dir: Path, extents: list[Extent]) -> tuple[Path, int]:
+    """The extents, in order, in one staging file; returns (path, size). Copied inside
     the kernel (copy_file_range), and not hashed again: a multipart object's ETag
     comes from its parts' MD5s."""
     staged = staging_file(bucket_dir)
     size = 0
     try:
         with open(staged, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as source:
-                    remaining = os.fstat(source.fileno()).st_size
-                    while remaining > 0:
-                        copied = os.copy_file_range(source.fileno(), out.fileno(), remaining)
-                        if copied == 0:
-                            raise OSError(f"{part} ended early")
-                        remaining -= copied
-                        size += copied
+            for extent in extents:
+                with open(extent.path, "rb") as source:
+                    size += _copy_extent(source.fileno(), out.fileno(), extent)
             os.fsync(out.fileno())
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
     return staged, size
+
+
+def _copy_extent(source: int, target: int, extent: Extent) -> int:
+    offset, remaining = extent.offset, extent.size
+    while remaining > 0:
+        copied = os.copy_file_range(source, target, remaining, offset)
+        if copied == 0:
+            raise OSError(f"{extent.path} ended early")
+        offset += copied
+        remaining -= copied
+    return extent.size
 
 
 def _can_place(path: Path, bucket_dir: Path) -> bool:

@@ -1,0 +1,53 @@
+"""A request body of known length read straight from cheroot's socket into one
+reused buffer.
+
+cheroot reads sockets through the pure-Python `_pyio` BufferedReader, and werkzeug's
+stream over it copies again: every 1 MiB read allocates, zero-fills and copies the
+bytes several times. Against a server that only discards the body, that path costs
+~0.5 s of CPU per GiB more than `readinto`, in a server whose large PUTs are
+CPU-bound (MD5, SHA-256 and CRC32 of every byte). The bytes cheroot has buffered
+already come first; the rest goes from the socket into the buffer."""
+
+from typing import Iterator
+
+from cheroot.makefile import StreamReader
+from cheroot.server import KnownLengthRFile
+
+from elmr.service.objectstore.errors import S3Error
+
+BUFFER_SIZE = 1024 * 1024
+
+
+def socket_chunks(environ: dict, length: int) -> Iterator[memoryview] | None:
+    """The body's `length` bytes in chunks, or None when the server is not cheroot
+    reading a Content-Length body. Each chunk is a view of one reused buffer: use it
+    before asking for the next."""
+    wsgi_input = environ.get("wsgi.input")
+    if not isinstance(wsgi_input, KnownLengthRFile) or not isinstance(wsgi_input.rfile, StreamReader):
+        return None
+    if wsgi_input.remaining != length:
+        return None  # something read from the body already
+    return _chunks(wsgi_input, wsgi_input.rfile, length)
+
+
+def _chunks(wsgi_input: KnownLengthRFile, reader: StreamReader, length: int) -> Iterator[memoryview]:
+    remaining = length
+    while remaining and reader.has_data():
+        buffered = reader.read1(min(remaining, BUFFER_SIZE))
+        remaining -= len(buffered)
+        yield memoryview(buffered)
+    buffer = memoryview(bytearray(min(BUFFER_SIZE, remaining)))
+    while remaining:
+        wanted = min(len(buffer), remaining)
+        filled = 0
+        while filled < wanted:
+            received = reader.raw.readinto(buffer[filled:wanted])
+            if not received:
+                raise S3Error("IncompleteBody", "You did not provide the number of bytes specified "
+                              "by the Content-Length HTTP header.", 400)
+            filled += received
+        remaining -= filled
+        yield buffer[:filled]
+    # What cheroot counts: the body is consumed, so the connection can be kept alive.
+    wsgi_input.remaining = 0
+    reader.bytes_read += length - remaining
