@@ -68,6 +68,13 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def core_transaction(self):
+        """A Connection in one transaction, for Core statements on hot paths: no ORM
+        Session around it."""
+        with self.engine.begin() as connection:
+            yield connection
+
     def close(self) -> None:
         self.engine.dispose()
 

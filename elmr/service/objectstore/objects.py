@@ -151,8 +151,8 @@ def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex
         staged.unlink(missing_ok=True)
         raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
     try:
-        with ctx.store.transaction() as session:
-            return _record_put(ctx, session, bucket, key, staged, md5_hex, size, content_type,
+        with ctx.store.core_transaction() as connection:
+            return _record_put(ctx, connection, bucket, key, staged, md5_hex, size, content_type,
                                user_metadata, etag)
     finally:
         staged.unlink(missing_ok=True)  # placed already, unless recording failed
@@ -169,9 +169,8 @@ _INSERT_OBJECT = insert(_objects_table)
 _UPDATE_OBJECT = update(_objects_table).where(*_OBJECT_KEY)
 
 
-def _record_put(ctx, session, bucket, key, staged, md5_hex, size, content_type, user_metadata, etag):
+def _record_put(ctx, connection, bucket, key, staged, md5_hex, size, content_type, user_metadata, etag):
     """put_object's unit of work: the file moved into place and its row written."""
-    connection = session.connection()
     if connection.execute(_BUCKET_EXISTS, {"bucket": bucket}).first() is None:
         raise _no_such_bucket(bucket)
     object_key = {"b_bucket": bucket, "b_key": key}
