@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from elmr.service.objectstore import direct_io, keys
+from elmr.service.objectstore import keys
 from elmr.service.objectstore.errors import S3Error
 
 CHUNK = 1024 * 1024
@@ -61,9 +61,22 @@ def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=()) -> tup
 def write_at(path: Path, offset: int, limit: int, chunks: Iterable[bytes], observers=()) -> tuple[str, int]:
     """Stream at most `limit` bytes into `path` (created if missing) from `offset`,
     leaving the rest of the file as it is; fsynced. Returns (md5 hex, size)."""
-    with direct_io.OffsetWriter(path, offset) as writer:
-        result = _stream_chunks(writer.write, chunks, observers, limit)
-        writer.finish()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    position = offset
+
+    def write(chunk: bytes) -> None:
+        nonlocal position
+        view = memoryview(chunk)
+        while view:
+            written = os.pwrite(descriptor, view, position)
+            position += written
+            view = view[written:]
+
+    try:
+        result = _stream_chunks(write, chunks, observers, limit)
+        os.fdatasync(descriptor)
+    finally:
+        os.close(descriptor)
     return result
 
 
