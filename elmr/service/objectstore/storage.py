@@ -60,7 +60,7 @@ def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=()) -> tup
 
 def write_at(path: Path, offset: int, limit: int, chunks: Iterable[bytes], observers=()) -> tuple[str, int]:
     """Stream at most `limit` bytes into `path` (created if missing) from `offset`,
-    leaving the rest of the file as it is; fsynced. Returns (md5 hex, size)."""
+    leaving the rest of the file as it is; fdatasynced. Returns (md5 hex, size)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     position = offset
 
