@@ -50,4 +50,4 @@ def _chunks(wsgi_input: KnownLengthRFile, reader: StreamReader, length: int) -> 
         yield buffer[:filled]
     # What cheroot counts: the body is consumed, so the connection can be kept alive.
     wsgi_input.remaining = 0
-    reader.bytes_read += length - remaining
+    reader.bytes_read += length
