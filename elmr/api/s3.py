@@ -136,14 +136,8 @@ class S3Api:
     def _staged_body(self, request: Request, bucket: str):
         """The body decoded into a staging file, verified; (path, md5 hex, size)."""
         body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
-        staged, md5_hex, size = storage.write_staged(objects.bucket_dir(self.ctx, bucket), body.chunks,
-                                                     body.observers())
-        try:
-            body.verify(md5_hex, size)
-        except S3Error:
-            staged.unlink(missing_ok=True)
-            raise
-        return staged, md5_hex, size
+        return storage.write_staged(objects.bucket_dir(self.ctx, bucket), body.chunks, body.observers(),
+                                    body.verify)
 
     def _put(self, request: Request, bucket: str, key: str) -> Response:
         objects.bucket_dir_exists(self.ctx, bucket)

@@ -107,12 +107,8 @@ def upload_part(ctx: ServiceContext, bucket: str, upload_id: str, number: int, s
     directory = _upload_dir(ctx, bucket, upload_id)
     offset = _claim_slot(ctx, upload_id, number, size)
     if offset is None:
-        staged, md5_hex, written = storage.write_staged(objects.bucket_dir(ctx, bucket), chunks, observers)
-        try:
-            verify(md5_hex, written)
-        except BaseException:
-            staged.unlink(missing_ok=True)
-            raise
+        staged, md5_hex, written = storage.write_staged(objects.bucket_dir(ctx, bucket), chunks, observers,
+                                                        verify)
         own_file = f"{number}-{secrets.token_hex(8)}"
         os.replace(staged, directory / own_file)
         return _record_part(ctx, directory, upload_id, number, md5_hex, written, own_file)

@@ -8,7 +8,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from elmr.service.objectstore import keys
 from elmr.service.objectstore.errors import S3Error
@@ -43,15 +43,19 @@ def _stream_chunks(write, chunks: Iterable[bytes], observers, limit: int | None)
     return md5.hexdigest(), size
 
 
-def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=()) -> tuple[Path, str, int]:
+def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=(),
+                 verify: Callable[[str, int], None] | None = None) -> tuple[Path, str, int]:
     """Stream chunks to a staging file; returns (path, md5 hex, size). `observers`
-    see every chunk (checksums)."""
+    see every chunk (checksums); `verify(md5 hex, size)` may refuse the body once it
+    is written, and the staging file goes with it."""
     staged = staging_file(bucket_dir)
     try:
         with open(staged, "wb") as out:
             md5_hex, size = _stream_chunks(out.write, chunks, observers, None)
             out.flush()
             os.fsync(out.fileno())
+        if verify is not None:
+            verify(md5_hex, size)
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
