@@ -190,10 +190,7 @@ def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str,
     upload = require_upload(ctx, bucket, upload_id)
     stored = {part.part_number: part for part in list_parts(ctx, bucket, upload_id)}
     chosen = _checked_parts(stored, requested)
-    try:
-        keys.check_key(key)
-    except keys.InvalidKey as invalid:
-        raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
+    objects.check_key(key)
     directory = _upload_dir(ctx, bucket, upload_id)
     try:
         if _assembled_in_slots(upload, chosen) and _slot_writers.seal(upload_id):

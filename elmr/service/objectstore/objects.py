@@ -142,14 +142,22 @@ def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
         return _view(_fresh_row(session, bucket, key, path, location, row), path)
 
 
+def check_key(key: str) -> None:
+    """S3's KeyTooLongError for a key no object may have."""
+    try:
+        keys.check_key(key)
+    except keys.InvalidKey as invalid:
+        raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
+
+
 def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
                content_type: str | None, user_metadata: dict, etag: str | None = None) -> ObjectView:
     """Place an already staged file as `key` and record it (etag: multipart's own)."""
     try:
-        keys.check_key(key)
-    except keys.InvalidKey as invalid:
+        check_key(key)
+    except S3Error:
         staged.unlink(missing_ok=True)
-        raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
+        raise
     try:
         with ctx.store.core_transaction() as connection:
             return _record_put(ctx, connection, bucket, key, staged, md5_hex, size, content_type,
