@@ -152,6 +152,10 @@ def _record_part(ctx: ServiceContext, directory: Path, upload_id: str, number: i
 
 def list_parts(ctx: ServiceContext, bucket: str, upload_id: str) -> list[UploadedPart]:
     require_upload(ctx, bucket, upload_id)
+    return _parts(ctx, upload_id)
+
+
+def _parts(ctx: ServiceContext, upload_id: str) -> list[UploadedPart]:
     with ctx.store.transaction() as session:
         return session.scalars(select(UploadedPart).where(UploadedPart.upload_id == upload_id)
                                .order_by(UploadedPart.part_number)).all()
@@ -188,7 +192,7 @@ def _checked_parts(stored: dict, requested: list[tuple[int, str]]) -> list[Uploa
 def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str,
              requested: list[tuple[int, str]]) -> objects.ObjectView:
     upload = require_upload(ctx, bucket, upload_id)
-    stored = {part.part_number: part for part in list_parts(ctx, bucket, upload_id)}
+    stored = {part.part_number: part for part in _parts(ctx, upload_id)}
     chosen = _checked_parts(stored, requested)
     objects.check_key(key)
     directory = _upload_dir(ctx, bucket, upload_id)
