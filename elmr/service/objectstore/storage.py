@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 
 from elmr.service.objectstore import keys
 from elmr.service.objectstore.errors import S3Error
+from elmr.service.objectstore.flushing import BackgroundFlush
 
 CHUNK = 1024 * 1024
 
@@ -43,6 +44,13 @@ def _stream_chunks(write, chunks: Iterable[bytes], observers, limit: int | None)
     return md5.hexdigest(), size
 
 
+def _counting(write: Callable[[bytes], object], flush: BackgroundFlush) -> Callable[[bytes], None]:
+    def write_and_count(chunk: bytes) -> None:
+        write(chunk)
+        flush.wrote(len(chunk))
+    return write_and_count
+
+
 def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=(),
                  verify: Callable[[str, int], None] | None = None) -> tuple[Path, str, int]:
     """Stream chunks to a staging file; returns (path, md5 hex, size). `observers`
@@ -51,7 +59,8 @@ def write_staged(bucket_dir: Path, chunks: Iterable[bytes], observers=(),
     staged = staging_file(bucket_dir)
     try:
         with open(staged, "wb") as out:
-            md5_hex, size = _stream_chunks(out.write, chunks, observers, None)
+            with BackgroundFlush(out.fileno()) as flush:
+                md5_hex, size = _stream_chunks(_counting(out.write, flush), chunks, observers, None)
             out.flush()
             os.fsync(out.fileno())
         if verify is not None:
@@ -77,7 +86,8 @@ def write_at(path: Path, offset: int, limit: int, chunks: Iterable[bytes], obser
             view = view[written:]
 
     try:
-        result = _stream_chunks(write, chunks, observers, limit)
+        with BackgroundFlush(descriptor, offset) as flush:
+            result = _stream_chunks(_counting(write, flush), chunks, observers, limit)
         os.fdatasync(descriptor)
     finally:
         os.close(descriptor)
