@@ -115,6 +115,10 @@ def main() -> int:
         with open(large_file, "wb") as out:
             for _ in range(args.large_mib):
                 out.write(os.urandom(2 ** 20))
+            # On the disk before anything is timed: left dirty, the kernel writes it back
+            # ~30 s later, in the middle of whichever measurement runs then.
+            out.flush()
+            os.fsync(out.fileno())
         results["file copy (floor)"] = run_file_copy(scratch, args.small, large_file)
         server = ServerProcess(scratch / "elmr")
         server.start()
