@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 from elmr.service.objectstore import keys
 from elmr.service.objectstore.errors import S3Error
-from elmr.service.objectstore.flushing import BackgroundFlush
+from elmr.service.objectstore.page_cache import BackgroundFlush, DropBehind
 
 CHUNK = 1024 * 1024
 
@@ -168,9 +168,11 @@ def remove(bucket_dir: Path, path: Path) -> None:
 
 
 def read_range(path: Path, start: int, end: int) -> Iterable[bytes]:
-    """Bytes start..end inclusive, in chunks."""
+    """Bytes start..end inclusive, in chunks; a large range is dropped from the page
+    cache behind the reader (page_cache.py says why)."""
     with open(path, "rb") as handle:
         handle.seek(start)
+        behind = DropBehind(handle.fileno(), start)
         remaining = end - start + 1
         while remaining > 0:
             chunk = handle.read(min(CHUNK, remaining))
@@ -178,6 +180,7 @@ def read_range(path: Path, start: int, end: int) -> Iterable[bytes]:
                 return
             remaining -= len(chunk)
             yield chunk
+            behind.passed(len(chunk))
 
 
 def file_md5(path: Path) -> str:

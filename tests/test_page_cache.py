@@ -1,6 +1,7 @@
 """Large bodies are flushed to the disk while they arrive and dropped from the page
-cache once flushed (elmr/service/objectstore/flushing.py). What a user relies on:
-every byte of a body that crossed several background flushes is in place, and a
+cache once flushed, and large ranges are dropped behind their reader
+(elmr/service/objectstore/page_cache.py). What a user relies on: every byte of a
+body that crossed several flushes or drops is in place and read back whole, and a
 flush that fails turns the write into an error instead of an acknowledged upload."""
 
 import hashlib
@@ -8,15 +9,15 @@ import os
 
 import pytest
 
-from elmr.service.objectstore import flushing, storage
+from elmr.service.objectstore import page_cache, storage
 
 MIB = 1024 * 1024
 
 
 @pytest.fixture
 def flush_every_mib(monkeypatch):
-    """Flush every MiB, so a few MiB of test data cross several background flushes."""
-    monkeypatch.setattr(flushing, "FLUSH_EVERY", MIB)
+    """Flush and drop every MiB, so a few MiB of test data cross several of each."""
+    monkeypatch.setattr(page_cache, "LARGE", MIB)
 
 
 def _pieces(data: bytes, size: int):
@@ -41,14 +42,24 @@ def test_a_staged_body_crossing_several_flushes_lands_whole(tmp_path, flush_ever
     assert staged.read_bytes() == body
 
 
+def test_a_range_read_across_several_drops_comes_back_whole(tmp_path, flush_every_mib):
+    stored = tmp_path / "object"
+    body = os.urandom(9 * MIB + 77)
+    stored.write_bytes(body)
+    assert b"".join(storage.read_range(stored, 0, len(body) - 1)) == body
+    start, end = MIB + 5, 8 * MIB + 3
+    assert b"".join(storage.read_range(stored, start, end)) == body[start:end + 1]
+    assert stored.read_bytes() == body
+
+
 def test_a_failed_background_flush_fails_the_write():
     """A pipe cannot be fdatasynced: the background flush fails, and the writer hears
     of it when it finishes, as it would of a disk error."""
     read_end, write_end = os.pipe()
     try:
         with pytest.raises(OSError):
-            with flushing.BackgroundFlush(write_end) as flush:
-                flush.wrote(flushing.FLUSH_EVERY)
+            with page_cache.BackgroundFlush(write_end) as flush:
+                flush.wrote(page_cache.LARGE)
     finally:
         os.close(read_end)
         os.close(write_end)
