@@ -36,14 +36,14 @@ _flusher = ThreadPoolExecutor(1, thread_name_prefix="elmr-flush")
 
 
 class BackgroundFlush:
-    """Counts what is written to `descriptor` from `offset` on, and every LARGE
-    bytes starts, in the background, an fdatasync and then the dropping of those bytes
-    from the page cache (only clean pages are dropped: nothing unwritten is lost); at
-    most one at a time. Use as a context manager around the
-    writing, inside the descriptor's lifetime: leaving waits for the flush under way,
-    so none runs on a closed descriptor, and raises its error when the writing itself
-    succeeded (the kernel reports a failed writeback once per open file, so the final
-    fdatasync would not see it again)."""
+    """Counts what is written to `descriptor` from `offset` on, and every LARGE bytes
+    starts, in the background, an fdatasync and then the dropping of those bytes from
+    the page cache (only clean pages are dropped: nothing unwritten is lost); at most
+    one at a time. Use as a context manager around the writing, inside the
+    descriptor's lifetime: leaving waits for the flush under way, so none runs on a
+    closed descriptor, and raises its error when the writing itself succeeded (the
+    kernel reports a failed writeback once per open file, so the final fdatasync would
+    not see it again)."""
 
     def __init__(self, descriptor: int, offset: int = 0):
         self.descriptor = descriptor
