@@ -16,6 +16,7 @@ from cheroot.wsgi import Server as WSGIServer
 from elmr import credentials
 from elmr.api.app import ElmrApp, raw_path
 from elmr.api.s3 import S3Api
+from elmr.api.socket_reader import Connection
 from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
@@ -85,6 +86,7 @@ def _http_server(host: str, port: int, app) -> WSGIServer:
     one) and streams request bodies to the app as they arrive. Bound here, so port 0
     gets a free port before the server URL is handed to anyone."""
     server = WSGIServer((host, port), app, numthreads=HTTP_THREADS, server_name="elmr")
+    server.ConnectionClass = Connection  # socket_reader.py: faster header reading
     server.prepare()
     return server
 

@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -344,6 +345,31 @@ def test_signed_payload_hash_is_checked_against_the_body(server, s3, bucket):
     assert code_of(s3.head_object, Bucket=bucket, Key="hashed") == "404"
     assert put(b"signed body", b"signed body")[0] == 200
     assert s3.get_object(Bucket=bucket, Key="hashed")["Body"].read() == b"signed body"
+
+
+def test_pipelined_requests_on_one_connection_are_all_answered(server, bucket):
+    """HTTP/1.1 lets a client send its next requests before the first answer: the
+    second PUT and the GET arrive in the server's read buffer with the first."""
+    host = f"127.0.0.1:{server.port}"
+
+    def raw_request(method: str, key: str, body: bytes) -> bytes:
+        headers = signed_headers(server, method, f"http://{host}/{bucket}/{key}",
+                                 {"Host": host, "Content-Length": str(len(body))}, body)
+        head = f"{method} /{bucket}/{key} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        return (head + "\r\n").encode() + body
+
+    pipelined = (raw_request("PUT", "first", b"one") + raw_request("PUT", "second", b"two")
+                 + raw_request("GET", "second", b""))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(pipelined)
+        answers = connection.makefile("rb")
+        statuses, last_body = [], b""
+        for _ in range(3):
+            statuses.append(int(answers.readline().split()[1]))
+            headers = dict(line.decode().split(":", 1) for line in iter(answers.readline, b"\r\n"))
+            last_body = answers.read(int({k.lower(): v for k, v in headers.items()}["content-length"]))
+    assert statuses == [200, 200, 200]
+    assert last_body == b"two"
 
 
 def test_virtual_hosted_style(server, s3, bucket):

@@ -1,11 +1,11 @@
 """A request body of known length read straight from cheroot's socket into one
 reused buffer.
 
-cheroot reads sockets through the pure-Python `_pyio` BufferedReader, and werkzeug's
-stream over it copies again: every 1 MiB read allocates, zero-fills and copies the
-bytes several times. Against a server that only discards the body, that path costs
-~0.5 s of CPU per GiB more than `readinto`, in a server whose large PUTs are
-CPU-bound (MD5, SHA-256 and CRC32 of every byte). The bytes cheroot has buffered
+Read through cheroot's buffered reader and werkzeug's stream over it, every 1 MiB of
+body was allocated, zero-filled and copied several times: against a server that only
+discards the body, ~0.5 s of CPU per GiB more than `readinto` (measured with cheroot's
+own `_pyio` reader, before socket_reader.py), in a server whose large PUTs are
+CPU-bound (MD5, SHA-256 and CRC32 of every byte). The bytes the reader has buffered
 already come first; the rest goes from the socket into the buffer."""
 
 from typing import Iterator
@@ -13,6 +13,7 @@ from typing import Iterator
 from cheroot.makefile import StreamReader
 from cheroot.server import KnownLengthRFile
 
+from elmr.api.socket_reader import SocketReader
 from elmr.service.objectstore.errors import S3Error
 
 BUFFER_SIZE = 1024 * 1024
@@ -23,14 +24,14 @@ def socket_chunks(environ: dict, length: int) -> Iterator[memoryview] | None:
     reading a Content-Length body. Each chunk is a view of one reused buffer: use it
     before asking for the next."""
     wsgi_input = environ.get("wsgi.input")
-    if not isinstance(wsgi_input, KnownLengthRFile) or not isinstance(wsgi_input.rfile, StreamReader):
+    if not isinstance(wsgi_input, KnownLengthRFile) or not isinstance(wsgi_input.rfile, (StreamReader, SocketReader)):
         return None
     if wsgi_input.remaining != length:
         return None  # something read from the body already
     return _chunks(wsgi_input, wsgi_input.rfile, length)
 
 
-def _chunks(wsgi_input: KnownLengthRFile, reader: StreamReader, length: int) -> Iterator[memoryview]:
+def _chunks(wsgi_input: KnownLengthRFile, reader: StreamReader | SocketReader, length: int) -> Iterator[memoryview]:
     remaining = length
     while remaining and reader.has_data():
         buffered = reader.read1(min(remaining, BUFFER_SIZE))

@@ -1,0 +1,54 @@
+"""cheroot's socket reader, on the C BufferedReader.
+
+cheroot reads every request through a `_pyio` (pure-Python) BufferedReader, whose
+readline peeks and reads a few bytes at a time in Python: the request line and the
+dozen header lines of a boto3 PUT took ~180 µs of CPU to read, ~50 µs with this reader
+(measured over a socket pair; the server's whole CPU for a 64 KiB PUT was ~4 ms).
+This reader has the same interface as cheroot's `StreamReader` (the byte count for its
+statistics, `has_data` for pipelined requests) over the standard library's C one."""
+
+import io
+import socket
+from contextlib import suppress
+
+from cheroot.makefile import MakeFile
+from cheroot.server import HTTPConnection
+
+
+class SocketReader(io.BufferedReader):
+    def __init__(self, sock: socket.socket, mode: str = "rb", bufsize: int = io.DEFAULT_BUFFER_SIZE):
+        super().__init__(socket.SocketIO(sock, mode), bufsize)
+        self.sock = sock
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def has_data(self) -> bool:
+        """Whether a next request can be read without waiting: cheroot hands the
+        connection straight to a worker then, since the selector only sees the socket.
+        The C reader does not show its buffer, so peek with the socket non-blocking:
+        buffered bytes come back as they are, an empty socket gives b""."""
+        timeout = self.sock.gettimeout()
+        try:
+            self.sock.settimeout(0.0)
+            return bool(self.peek(1))
+        except OSError:
+            return False  # a broken connection: the selector finds it and closes it
+        finally:
+            with suppress(OSError):
+                self.sock.settimeout(timeout)
+
+
+def make_file(sock: socket.socket, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE):
+    return SocketReader(sock, mode, bufsize) if "r" in mode else MakeFile(sock, mode, bufsize)
+
+
+class Connection(HTTPConnection):
+    """cheroot's connection reading through SocketReader; TLS adapters bring their own
+    file objects and keep them."""
+
+    def __init__(self, server, sock, makefile=MakeFile):
+        super().__init__(server, sock, make_file if makefile is MakeFile else makefile)
