@@ -307,6 +307,19 @@ def test_every_key_stays_inside_its_bucket(server, s3, bucket, key):
     assert code_of(s3.head_object, Bucket=bucket, Key=key) == "404"
 
 
+def test_a_symlink_in_the_bucket_dir_does_not_lead_keys_out(server, s3, bucket, tmp_path):
+    """Something writing the bucket's files directly may leave a symlink to elsewhere:
+    a key through it is stored inside the bucket, and what is outside is never read."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"not an object")
+    (server.data_dir / "buckets" / bucket / "link").symlink_to(outside)
+    assert code_of(s3.get_object, Bucket=bucket, Key="link/secret") == "NoSuchKey"
+    s3.put_object(Bucket=bucket, Key="link/new", Body=b"kept inside")
+    assert list(outside.iterdir()) == [outside / "secret"]
+    assert s3.get_object(Bucket=bucket, Key="link/new")["Body"].read() == b"kept inside"
+
+
 def test_key_over_1024_bytes_is_refused(s3, bucket):
     assert code_of(s3.put_object, Bucket=bucket, Key="k" * 1025, Body=b"x") == "KeyTooLongError"
 

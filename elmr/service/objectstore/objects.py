@@ -91,10 +91,8 @@ def _file_of(ctx: ServiceContext, bucket: str, key: str, recorded_location: str 
         candidates.append(recorded_location)
     candidates += [loc for loc in ("plain", "encoded") if loc not in candidates]
     for location in candidates:
-        if location == "plain" and not keys.is_plain(key):
-            continue
         path = keys.plain_path(directory, key) if location == "plain" else keys.encoded_path(directory, key)
-        if path.is_file():
+        if path is not None and path.is_file():
             return path, location
     return None
 

@@ -146,7 +146,7 @@ def _can_place(path: Path, bucket_dir: Path) -> bool:
 
 def place(bucket_dir: Path, key: str, staged: Path) -> Written:
     """Move a staged file to the key's location, atomically."""
-    path = keys.plain_path(bucket_dir, key) if keys.is_plain(key) else None
+    path = keys.plain_path(bucket_dir, key)
     location = "plain"
     if path is None or not _can_place(path, bucket_dir):
         path, location = keys.encoded_path(bucket_dir, key), "encoded"
