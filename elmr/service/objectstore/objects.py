@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 
 from elmr.service.context import ServiceContext
 from elmr.service.objectstore import keys, storage
@@ -168,19 +168,25 @@ def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex
 # get-then-flush, which was most of the server's CPU time for a small PUT), and
 # compiled once since the same statement objects come back with new parameters.
 _objects_table, _buckets_table = StoredObject.__table__, Bucket.__table__
-_BUCKET_EXISTS = select(_buckets_table.c.name).where(_buckets_table.c.name == bindparam("bucket"))
 _OBJECT_KEY = (_objects_table.c.bucket == bindparam("b_bucket"), _objects_table.c.key == bindparam("b_key"))
-_RECORDED_LOCATION = select(_objects_table.c.location).where(*_OBJECT_KEY)
+# One query for both: a row if the bucket exists, its location None if the key is new.
+_BUCKET_AND_RECORDED_LOCATION = (
+    select(_buckets_table.c.name, _objects_table.c.location)
+    .select_from(_buckets_table.outerjoin(_objects_table, and_(_objects_table.c.bucket == _buckets_table.c.name,
+                                                               *_OBJECT_KEY)))
+    .where(_buckets_table.c.name == bindparam("b_bucket"))
+)
 _INSERT_OBJECT = insert(_objects_table)
 _UPDATE_OBJECT = update(_objects_table).where(*_OBJECT_KEY)
 
 
 def _record_put(ctx, connection, bucket, key, staged, md5_hex, size, content_type, user_metadata, etag):
     """put_object's unit of work: the file moved into place and its row written."""
-    if connection.execute(_BUCKET_EXISTS, {"bucket": bucket}).first() is None:
-        raise _no_such_bucket(bucket)
     object_key = {"b_bucket": bucket, "b_key": key}
-    old_location = connection.execute(_RECORDED_LOCATION, object_key).scalar()
+    found = connection.execute(_BUCKET_AND_RECORDED_LOCATION, object_key).first()
+    if found is None:
+        raise _no_such_bucket(bucket)
+    old_location = found.location
     old_file = _file_of(ctx, bucket, key, old_location)
     written = storage.place(bucket_dir(ctx, bucket), key, staged)
     if old_file is not None and old_file[0] != written.path:
