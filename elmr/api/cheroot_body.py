@@ -33,7 +33,10 @@ def socket_chunks(environ: dict, length: int) -> Iterator[memoryview] | None:
 
 def _chunks(wsgi_input: KnownLengthRFile, reader: StreamReader | SocketReader, length: int) -> Iterator[memoryview]:
     remaining = length
-    while remaining and reader.has_data():
+    # What the reader holds already, taken once: SocketReader.has_data may pull more
+    # from the socket into its small buffer, and looping on it would read the whole
+    # body through that buffer a few KiB at a time.
+    if remaining and reader.has_data():
         buffered = reader.read1(min(remaining, BUFFER_SIZE))
         remaining -= len(buffered)
         yield memoryview(buffered)
