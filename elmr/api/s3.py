@@ -137,7 +137,7 @@ class S3Api:
         """The body decoded into a staging file, verified; (path, md5 hex, size)."""
         body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
         return storage.write_staged(objects.bucket_dir(self.ctx, bucket), body.chunks, body.observers(),
-                                    body.verify)
+                                    body.verify, sync=False)  # put_object syncs it
 
     def _put(self, request: Request, bucket: str, key: str) -> Response:
         objects.bucket_dir_exists(self.ctx, bucket)
@@ -154,7 +154,8 @@ class S3Api:
             raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy "
                           "an object to itself without changing the object's metadata.", 400)
         staged, md5_hex, size = storage.write_staged(
-            objects.bucket_dir(self.ctx, bucket), storage.read_range(source.path, 0, source.size - 1))
+            objects.bucket_dir(self.ctx, bucket), storage.read_range(source.path, 0, source.size - 1),
+            sync=False)  # put_object syncs it
         content_type = request.headers.get("Content-Type") if replace else source.content_type
         metadata = _user_metadata(request) if replace else source.user_metadata
         stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size, content_type, metadata)

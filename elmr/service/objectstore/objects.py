@@ -150,15 +150,18 @@ def check_key(key: str) -> None:
 
 def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
                content_type: str | None, user_metadata: dict, etag: str | None = None) -> ObjectView:
-    """Place an already staged file as `key` and record it (etag: multipart's own)."""
+    """Place a staged file as `key` and record it (etag: multipart's own). The file is
+    made durable here, in the background while the transaction begins and looks up
+    the key, and before it is renamed into place."""
     try:
         check_key(key)
     except S3Error:
         staged.unlink(missing_ok=True)
         raise
+    synced = storage.sync_in_background(staged)
     try:
         with ctx.store.core_transaction() as connection:
-            return _record_put(ctx, connection, bucket, key, staged, md5_hex, size, content_type,
+            return _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, content_type,
                                user_metadata, etag)
     finally:
         staged.unlink(missing_ok=True)  # placed already, unless recording failed
@@ -180,7 +183,7 @@ _INSERT_OBJECT = insert(_objects_table)
 _UPDATE_OBJECT = update(_objects_table).where(*_OBJECT_KEY)
 
 
-def _record_put(ctx, connection, bucket, key, staged, md5_hex, size, content_type, user_metadata, etag):
+def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, content_type, user_metadata, etag):
     """put_object's unit of work: the file moved into place and its row written."""
     object_key = {"b_bucket": bucket, "b_key": key}
     found = connection.execute(_BUCKET_AND_RECORDED_LOCATION, object_key).first()
@@ -188,6 +191,7 @@ def _record_put(ctx, connection, bucket, key, staged, md5_hex, size, content_typ
         raise _no_such_bucket(bucket)
     old_location = found.location
     old_file = _file_of(ctx, bucket, key, old_location)
+    synced.result()  # on the disk before it becomes the object
     written = storage.place(bucket_dir(ctx, bucket), key, staged)
     if old_file is not None and old_file[0] != written.path:
         storage.remove(bucket_dir(ctx, bucket), old_file[0])
