@@ -220,11 +220,10 @@ def _assembled_in_slots(upload: MultipartUpload, chosen: list[UploadedPart]) -> 
 
 def _cut_assembly(assembly: Path, chosen: list[UploadedPart]) -> tuple[Path, int]:
     """The assembly file cut to the object's length (slots past the last chosen part
-    may hold bytes); every part in it was fsynced when it was uploaded."""
+    may hold bytes); every part in it was fsynced when it was uploaded, and put_object
+    fsyncs the cut before placing it."""
     size = sum(part.size for part in chosen)
-    with open(assembly, "r+b") as handle:
-        handle.truncate(size)
-        os.fsync(handle.fileno())
+    os.truncate(assembly, size)
     return assembly, size
 
 

@@ -129,7 +129,8 @@ class Extent:
 def concatenate(bucket_dir: Path, extents: list[Extent]) -> tuple[Path, int]:
     """The extents, in order, in one staging file; returns (path, size). Copied inside
     the kernel (copy_file_range), and not hashed again: a multipart object's ETag
-    comes from its parts' MD5s."""
+    comes from its parts' MD5s. Not fsynced here: put_object does that before placing
+    it."""
     staged = staging_file(bucket_dir)
     size = 0
     try:
@@ -137,7 +138,6 @@ def concatenate(bucket_dir: Path, extents: list[Extent]) -> tuple[Path, int]:
             for extent in extents:
                 with open(extent.path, "rb") as source:
                     size += _copy_extent(source.fileno(), out.fileno(), extent)
-            os.fsync(out.fileno())
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
