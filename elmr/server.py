@@ -16,6 +16,7 @@ from cheroot.wsgi import Server as WSGIServer
 from elmr import credentials
 from elmr.api.app import ElmrApp, raw_path
 from elmr.api.s3 import S3Api
+from elmr.api.sendfile import SendfileGateway
 from elmr.api.socket_reader import Connection
 from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
@@ -87,6 +88,7 @@ def _http_server(host: str, port: int, app) -> WSGIServer:
     gets a free port before the server URL is handed to anyone."""
     server = WSGIServer((host, port), app, numthreads=HTTP_THREADS, server_name="elmr")
     server.ConnectionClass = Connection  # socket_reader.py: faster header reading
+    server.gateway = SendfileGateway  # sendfile.py: GET bodies sent by the kernel
     server.prepare()
     return server
 

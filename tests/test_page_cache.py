@@ -46,9 +46,9 @@ def test_a_range_read_across_several_drops_comes_back_whole(tmp_path, flush_ever
     stored = tmp_path / "object"
     body = os.urandom(9 * MIB + 77)
     stored.write_bytes(body)
-    assert b"".join(storage.read_range(stored, 0, len(body) - 1)) == body
+    assert b"".join(storage.FileRange(stored, 0, len(body) - 1)) == body
     start, end = MIB + 5, 8 * MIB + 3
-    assert b"".join(storage.read_range(stored, start, end)) == body[start:end + 1]
+    assert b"".join(storage.FileRange(stored, start, end)) == body[start:end + 1]
     assert stored.read_bytes() == body
 
 

@@ -26,7 +26,7 @@ from elmr.service.errors import (
     OperationNotImplemented,
     ValidationException,
 )
-from elmr.service.objectstore.storage import read_range
+from elmr.service.objectstore.storage import FileRange
 
 log = logging.getLogger("elmr.api")
 MAX_BODY_BYTES = 64 * 1024 * 1024  # EMR requests and log uploads are small; refuse floods early
@@ -54,7 +54,7 @@ class ElmrApp:
                 return Response("{}", content_type="application/json")
             if request.method == "GET" and request.path == OBJECT_PATH:
                 found = AGENT_OBJECT(self.ctx, request.args.to_dict())
-                return Response(read_range(found.path, 0, found.size - 1), direct_passthrough=True,
+                return Response(FileRange(found.path, 0, found.size - 1), direct_passthrough=True,
                                 content_type="application/octet-stream",
                                 headers={"Content-Length": str(found.size)})
             target = request.headers.get("X-Amz-Target", "")

@@ -154,7 +154,7 @@ class S3Api:
             raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy "
                           "an object to itself without changing the object's metadata.", 400)
         staged, md5_hex, size = storage.write_staged(
-            objects.bucket_dir(self.ctx, bucket), storage.read_range(source.path, 0, source.size - 1),
+            objects.bucket_dir(self.ctx, bucket), storage.FileRange(source.path, 0, source.size - 1),
             sync=False)  # put_object syncs it
         content_type = request.headers.get("Content-Type") if replace else source.content_type
         metadata = _user_metadata(request) if replace else source.user_metadata
@@ -178,7 +178,7 @@ class S3Api:
             headers["Content-Range"] = f"bytes {start}-{end}/{found.size}"
         length = max(0, end - start + 1)
         headers["Content-Length"] = str(length if not head else found.size)
-        body = [] if head or length == 0 else storage.read_range(found.path, start, end)
+        body = [] if head or length == 0 else storage.FileRange(found.path, start, end)
         response = Response(body, status=status, headers=headers, direct_passthrough=True)
         response.headers["Content-Type"] = found.content_type
         return response
@@ -199,7 +199,7 @@ class S3Api:
                 if request.headers.get("x-amz-copy-source-range"):
                     start, end = s3_xml.parse_range(request.headers["x-amz-copy-source-range"], source.size)
                 part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, end - start + 1,
-                                             storage.read_range(source.path, start, end))
+                                             storage.FileRange(source.path, start, end))
                 return s3_xml.copy_part_result(part.etag, part.last_modified)
             body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
             part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, body.size, body.chunks,

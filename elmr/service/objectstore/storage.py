@@ -3,19 +3,24 @@
 or a server killed at any moment, sees the old object or the new one, never a part.
 Staging files are not objects, so an interrupted write leaves nothing listed."""
 
+import fcntl
 import hashlib
 import os
 import secrets
+import socket
+import struct
+import termios
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from elmr.service.objectstore import keys
 from elmr.service.objectstore.errors import S3Error
 from elmr.service.objectstore.page_cache import BackgroundFlush, DropBehind
 
 CHUNK = 1024 * 1024
+SEND_CHUNK = 8 * CHUNK  # per sendfile call; between calls, what was delivered is dropped from the cache
 
 
 @dataclass
@@ -191,20 +196,47 @@ def remove(bucket_dir: Path, path: Path) -> None:
         parent = parent.parent
 
 
-def read_range(path: Path, start: int, end: int) -> Iterable[bytes]:
-    """Bytes start..end inclusive, in chunks; a large range is dropped from the page
-    cache behind the reader (page_cache.py says why)."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        behind = DropBehind(handle.fileno(), start)
-        remaining = end - start + 1
-        while remaining > 0:
-            chunk = handle.read(min(CHUNK, remaining))
-            if not chunk:
-                return
-            remaining -= len(chunk)
-            yield chunk
-            behind.passed(len(chunk))
+class FileRange:
+    """Bytes start..end (inclusive) of a stored file, as a WSGI response body: any
+    server iterates it in chunks; elmr's server sends it with sendfile instead
+    (api/sendfile.py), the kernel copying from the page cache to the socket without
+    the bytes passing through Python. A large range is dropped from the page cache
+    behind the reader either way (page_cache.py says why)."""
+
+    def __init__(self, path: Path, start: int, end: int):
+        self.path, self.start, self.length = path, start, max(0, end - start + 1)
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as handle, DropBehind(handle.fileno(), self.start) as behind:
+            handle.seek(self.start)
+            remaining = self.length
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+                behind.passed(len(chunk))
+
+    def send_to(self, sock: socket.socket) -> int:
+        """Send the range down `sock`; returns the bytes sent, fewer than the length
+        only if the file is shorter than the range."""
+        with open(self.path, "rb") as handle, DropBehind(handle.fileno(), self.start) as behind:
+            offset, remaining = self.start, self.length
+            while remaining > 0:
+                sent = sock.sendfile(handle, offset, min(SEND_CHUNK, remaining))
+                if sent == 0:
+                    break
+                offset, remaining = offset + sent, remaining - sent
+                # The socket holds on to the pages it has sent until the client
+                # acknowledges them, and the kernel does not drop pages in use.
+                behind.reached(offset - _unacknowledged(sock))
+        return self.length - remaining
+
+
+def _unacknowledged(sock: socket.socket) -> int:
+    """Bytes in the socket's send queue: not sent yet, or not acknowledged yet."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
 
 
 def file_md5(path: Path) -> str:
