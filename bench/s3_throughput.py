@@ -1,6 +1,7 @@
 """Benchmark: S3 PUT and GET through boto3 against elmr's embedded object store and
 against moto_server (the local S3 most people use), with plain file copies on the
-same disk as the floor — in one run.
+same disk as the floor — in one run; and boto3's own download ceiling
+against a server that costs next to nothing (boto3_ceiling.py).
 
 Workloads: N small objects of 64 KiB (operations per second) and one large object
 (MiB per second; elmr's and the floor's are the median of --repeats transfers, since
@@ -25,10 +26,12 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from boto3_ceiling import download_ceiling
 from elmr.launcher import ServerProcess, free_port, poll_until, port_answers
 from elmr.service.objectstore import objects
 
 SMALL_SIZE = 64 * 1024
+LARGE_TRANSFER = TransferConfig(multipart_chunksize=64 * 1024 * 1024, max_concurrency=4)
 CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}, max_pool_connections=16)
 
 
@@ -60,7 +63,7 @@ def run_s3(s3, scratch: Path, small: int, large_file: Path, repeats: int,
     for n in range(small):
         s3.get_object(Bucket="bench", Key=f"small/{n:05d}")["Body"].read()
     get_small = small / (time.monotonic() - started)
-    transfer = TransferConfig(multipart_chunksize=64 * 1024 * 1024, max_concurrency=4)
+    transfer = LARGE_TRANSFER
     mib = large_file.stat().st_size / 2 ** 20
     put_large, get_large = [], []
     for n in range(repeats):
@@ -155,6 +158,7 @@ def main() -> int:
                 moto.wait(30)
         else:
             print("moto_server not found: pip install -e '.[bench]' to compare with it")
+        ceiling = download_ceiling(lambda url: _client(url, "x", "y"), args.large_mib, args.repeats, LARGE_TRANSFER)
     metrics = list(results["elmr"])
     print(f"{'':22}" + "".join(f"{name:>20}" for name in results))
     for metric in metrics:
@@ -162,6 +166,8 @@ def main() -> int:
     floor = results["file copy (floor)"]
     for metric in ("put large MiB/s", "get large MiB/s"):
         print(f"elmr {metric} / file copy: {results['elmr'][metric] / floor[metric]:.2f}")
+    print(f"boto3 download_file ceiling (in-memory fake server): {ceiling:.1f} MiB/s; "
+          f"elmr get large / ceiling: {results['elmr']['get large MiB/s'] / ceiling:.2f}")
     if "moto_server" in results:
         for metric in ("put 64KiB ops/s", "get 64KiB ops/s"):
             print(f"elmr {metric} / moto_server: {results['elmr'][metric] / results['moto_server'][metric]:.2f}")

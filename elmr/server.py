@@ -3,6 +3,7 @@ with the local provider, WSGI app) and serves on one loopback port. The server h
 nothing that is not in the store: kill it at any moment, start it again on the same
 data dir, and it carries on with the nodes it finds."""
 
+import fcntl
 import json
 import logging
 import os
@@ -24,12 +25,18 @@ from elmr.control.reconciler import Reconciler
 from elmr.providers.local import LocalProvider
 from elmr.service.context import ServiceContext, utc_now
 from elmr.service.objectstore.objects import buckets_root
+from elmr.service.objectstore.storage import sweep_staging
 from elmr.store.db import Store, sqlite_url
 
 SERVER_INFO_FILE = "server.json"
+LOCK_FILE = "server.lock"
 # Requests served at once: heartbeats of every node, a client's parallel multipart
 # parts, Spark jobs… An idle keep-alive connection holds no thread.
 HTTP_THREADS = 32
+# Idle keep-alive connections the server keeps open (an fd each, no thread). Past the
+# limit every response closes its connection, so each client request pays a new
+# connection: cheroot's default of 10 is less than one boto3 client's pool.
+KEEP_ALIVE_CONNECTIONS = 256
 log = logging.getLogger("elmr.server")
 
 
@@ -56,7 +63,11 @@ def _configure_logging(data_dir: Path) -> None:
 def serve(options: ServerOptions) -> None:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir_lock = _hold_data_dir(data_dir)
     _configure_logging(data_dir)
+    reclaimed = sweep_staging(buckets_root(data_dir))
+    if reclaimed:
+        log.info("removed %d bytes of uploads a previous server left unfinished", reclaimed)
     root_credentials = credentials.load_or_create(data_dir)
     store = Store.open(options.database_url or sqlite_url(data_dir))
     ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
@@ -79,6 +90,22 @@ def serve(options: ServerOptions) -> None:
     finally:
         loop.stop()
         store.close()
+        data_dir_lock.close()
+
+
+def _hold_data_dir(data_dir: Path):
+    """One server per data dir: two would run two control loops over the same nodes,
+    and each one's staging sweep would remove the other's uploads in flight. The lock
+    is the kernel's, so it goes with the process however it ends (kill -9 included)."""
+    handle = open(data_dir / LOCK_FILE, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        info = read_server_info(data_dir) or {}
+        raise SystemExit(f"another elmr server is serving {data_dir} "
+                         f"(pid {info.get('pid', '?')}, {info.get('url', '?')}): stop it first") from None
+    return handle
 
 
 def _http_server(host: str, port: int, app) -> WSGIServer:
@@ -88,6 +115,7 @@ def _http_server(host: str, port: int, app) -> WSGIServer:
     gets a free port before the server URL is handed to anyone."""
     server = WSGIServer((host, port), app, numthreads=HTTP_THREADS, server_name="elmr")
     server.ConnectionClass = Connection  # socket_reader.py: faster header reading
+    server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
     server.gateway = SendfileGateway  # sendfile.py: GET bodies sent by the kernel
     server.prepare()
     return server

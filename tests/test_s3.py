@@ -385,6 +385,26 @@ def test_pipelined_requests_on_one_connection_are_all_answered(server, bucket):
     assert last_body == b"two"
 
 
+def test_many_idle_connections_do_not_make_the_server_close_new_ones(server):
+    """Clients keep their connections open between requests (boto3 pools up to 10 per
+    client); a server that stops keeping new ones alive makes every request pay for
+    a new connection."""
+    def get_root(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+        connection.request("GET", "/")
+        answer = connection.getresponse()
+        answer.read()
+        return answer
+
+    idle = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(40)]
+    try:
+        for connection in idle:
+            get_root(connection)
+        assert not any(get_root(connection).will_close for connection in idle)
+    finally:
+        for connection in idle:
+            connection.close()
+
+
 def test_virtual_hosted_style(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="vh/key", Body=b"virtual")
     host = f"{bucket}.localhost:{server.port}"
@@ -437,8 +457,23 @@ def test_kill_mid_upload_leaves_old_object_and_no_orphan(tmp_path):
         s3 = s3_client(server)
         assert s3.get_object(Bucket="atomic", Key="obj")["Body"].read() == b"old"
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="atomic")["Contents"]] == ["obj"]
+        assert list(staging.iterdir()) == []  # the unfinished body's disk space is back
     finally:
         server.stop_everything()
+
+
+def test_a_second_server_on_the_same_data_dir_refuses_to_start(tmp_path):
+    """It would sweep the first one's uploads in flight and drive its nodes twice."""
+    first = ElmrServer(tmp_path / "data", free_port())
+    second = ElmrServer(tmp_path / "data", free_port())
+    first.start()
+    try:
+        with pytest.raises(RuntimeError, match="another elmr server is serving"):
+            second.start()
+        assert s3_client(first).list_buckets()["Buckets"] == []
+    finally:
+        second.stop()
+        first.stop_everything()
 
 
 def test_s3fs_and_pandas(server, s3, bucket):

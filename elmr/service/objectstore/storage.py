@@ -184,6 +184,20 @@ def place(bucket_dir: Path, key: str, staged: Path) -> Written:
     return Written(path, location, path.stat().st_mtime_ns)
 
 
+def sweep_staging(buckets_root: Path) -> int:
+    """Remove every staging file under `buckets_root`; returns the bytes reclaimed.
+    Only for a server starting up: a staging file then belongs to a write that a
+    previous server did not finish (killed mid-upload), which nothing will finish or
+    list. Multipart parts live in the uploads dir and are kept."""
+    reclaimed = 0
+    bucket_dirs = buckets_root.iterdir() if buckets_root.is_dir() else ()
+    for staging in filter(Path.is_dir, map(keys.staging_dir, bucket_dirs)):
+        for path in staging.iterdir():
+            reclaimed += path.stat().st_size
+            path.unlink()
+    return reclaimed
+
+
 def remove(bucket_dir: Path, path: Path) -> None:
     """Delete an object's file and the directories it leaves empty."""
     path.unlink(missing_ok=True)
