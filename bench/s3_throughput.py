@@ -63,18 +63,17 @@ def run_s3(s3, scratch: Path, small: int, large_file: Path, repeats: int,
     for n in range(small):
         s3.get_object(Bucket="bench", Key=f"small/{n:05d}")["Body"].read()
     get_small = small / (time.monotonic() - started)
-    transfer = LARGE_TRANSFER
     mib = large_file.stat().st_size / 2 ** 20
     put_large, get_large = [], []
     for n in range(repeats):
         key = f"large-{n}"
         started = time.monotonic()
-        s3.upload_file(str(large_file), "bench", key, Config=transfer)
+        s3.upload_file(str(large_file), "bench", key, Config=LARGE_TRANSFER)
         put_large.append(mib / (time.monotonic() - started))
         if stored_file_of is not None:
             drop_cached(stored_file_of(key))
         started = time.monotonic()
-        s3.download_file("bench", key, str(scratch / "large.down"), Config=transfer)
+        s3.download_file("bench", key, str(scratch / "large.down"), Config=LARGE_TRANSFER)
         get_large.append(mib / (time.monotonic() - started))
         (scratch / "large.down").unlink()
         s3.delete_object(Bucket="bench", Key=key)
