@@ -1,21 +1,16 @@
-"""How fast boto3 itself can download on this machine: `download_file` against a fake
-S3 server that answers HeadObject and ranged GetObject for any key from bytes in
-memory (no disk, no auth, no checksums) in a process of its own: what boto3 reaches
-when the server costs next to nothing, a ceiling for any real server's GET through
-boto3. s3_throughput.py measures it in its run and prints it next to elmr's GET."""
+"""How fast boto3 itself can download on this machine: a fake S3 server that answers
+HeadObject and ranged GetObject for any key from bytes in memory (no disk, no auth, no
+checksums) in a process of its own. boto3's `download_file` from it is what boto3
+reaches when the server costs next to nothing, a ceiling for any real server's GET
+through boto3; s3_throughput.py samples it beside each of elmr's GETs."""
 
 import os
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Callable
-
-from boto3.s3.transfer import TransferConfig
 
 from elmr.launcher import free_port, poll_until, port_answers
 
@@ -57,25 +52,15 @@ def serve(port: int, size: int) -> None:
     ThreadingHTTPServer(("127.0.0.1", port), InMemoryFakeS3Handler).serve_forever()
 
 
-def download_ceiling(client_for: Callable[[str], object], large_mib: int, repeats: int,
-                     transfer: TransferConfig) -> float:
-    """Median MiB/s of `repeats` downloads of a `large_mib` object from the fake, by
-    the boto3 client `client_for(url)` makes."""
+@contextmanager
+def in_memory_fake_s3(size: int) -> Iterator[str]:
+    """The fake serving an object of `size` bytes under any key, for as long as the
+    context lasts; yields its endpoint URL."""
     port = free_port()
-    fake = subprocess.Popen([sys.executable, __file__, str(port), str(large_mib * 2 ** 20)],
-                            start_new_session=True)
+    fake = subprocess.Popen([sys.executable, __file__, str(port), str(size)], start_new_session=True)
     try:
         poll_until(lambda: port_answers(port), 30, what="the in-memory fake S3 server")
-        s3 = client_for(f"http://127.0.0.1:{port}")
-        with tempfile.TemporaryDirectory(prefix="elmr-bench-ceiling-") as scratch:
-            target = Path(scratch) / "large.down"
-            rates = []
-            for _ in range(repeats):
-                started = time.monotonic()
-                s3.download_file("bench", "large", str(target), Config=transfer)
-                rates.append(large_mib / (time.monotonic() - started))
-                target.unlink()
-        return statistics.median(rates)
+        yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(fake.pid, signal.SIGTERM)
         fake.wait(30)

@@ -1,13 +1,15 @@
 """Benchmark: S3 PUT and GET through boto3 against elmr's embedded object store and
 against moto_server (the local S3 most people use), with plain file copies on the
-same disk as the floor — in one run; and boto3's own download ceiling
-against a server that costs next to nothing (boto3_ceiling.py).
+same disk as the floor, in one run; and boto3's own download ceiling against a server
+that costs next to nothing (boto3_ceiling.py).
 
 Workloads: N small objects of 64 KiB (operations per second) and one large object
-(MiB per second; elmr's and the floor's are the median of --repeats transfers, since
-on a shared VM one transfer swings by 10–20%).  Run:
+(MiB per second). The large transfers run in rounds, the floor's, elmr's and the
+ceiling's back to back, since on a shared VM one transfer swings by 10-20% and the
+disk's speed drifts over minutes; each figure is the median of the rounds, each
+ratio the median of the rounds' ratios. Run:
     .venv/bin/pip install -e '.[bench]'    # moto_server, for the comparison only
-    .venv/bin/python bench/s3_throughput.py [--small 1000] [--large-mib 1024] [--repeats 3]
+    .venv/bin/python bench/s3_throughput.py [--small 1000] [--large-mib 1024] [--repeats 5]
 """
 
 import argparse
@@ -19,19 +21,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import boto3
 from boto3.s3.transfer import TransferConfig
+from boto3_ceiling import in_memory_fake_s3
 from botocore.config import Config
 
-from boto3_ceiling import download_ceiling
 from elmr.launcher import ServerProcess, free_port, poll_until, port_answers
 from elmr.service.objectstore import objects
 
 SMALL_SIZE = 64 * 1024
-LARGE_TRANSFER = TransferConfig(multipart_chunksize=64 * 1024 * 1024, max_concurrency=4)
+# 1 MiB reads of a download's body instead of s3transfer's 256 KiB: with 256 KiB the
+# client's read loop was the limit (boto3 from an in-memory server ~640 MiB/s, ~1,000
+# with 1 MiB), whatever the server.
+LARGE_TRANSFER = TransferConfig(multipart_chunksize=64 * 1024 * 1024, max_concurrency=4, io_chunksize=1024 * 1024)
 CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}, max_pool_connections=16)
 
 
@@ -50,10 +55,8 @@ def drop_cached(path: Path) -> None:
         os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def run_s3(s3, scratch: Path, small: int, large_file: Path, repeats: int,
-           stored_file_of: Callable[[str], Path] | None = None) -> dict:
-    """`stored_file_of(key)`: where the server keeps an object on disk, if it does."""
-    s3.create_bucket(Bucket="bench")
+def small_s3(s3, small: int) -> dict:
+    """PUT then GET of `small` objects of 64 KiB, one at a time: operations per second."""
     payload = os.urandom(SMALL_SIZE)
     started = time.monotonic()
     for n in range(small):
@@ -63,27 +66,12 @@ def run_s3(s3, scratch: Path, small: int, large_file: Path, repeats: int,
     for n in range(small):
         s3.get_object(Bucket="bench", Key=f"small/{n:05d}")["Body"].read()
     get_small = small / (time.monotonic() - started)
-    mib = large_file.stat().st_size / 2 ** 20
-    put_large, get_large = [], []
-    for n in range(repeats):
-        key = f"large-{n}"
-        started = time.monotonic()
-        s3.upload_file(str(large_file), "bench", key, Config=LARGE_TRANSFER)
-        put_large.append(mib / (time.monotonic() - started))
-        if stored_file_of is not None:
-            drop_cached(stored_file_of(key))
-        started = time.monotonic()
-        s3.download_file("bench", key, str(scratch / "large.down"), Config=LARGE_TRANSFER)
-        get_large.append(mib / (time.monotonic() - started))
-        (scratch / "large.down").unlink()
-        s3.delete_object(Bucket="bench", Key=key)
-    return {"put 64KiB ops/s": put_small, "get 64KiB ops/s": get_small,
-            "put large MiB/s": statistics.median(put_large), "get large MiB/s": statistics.median(get_large)}
+    return {"put 64KiB ops/s": put_small, "get 64KiB ops/s": get_small}
 
 
-def run_file_copy(scratch: Path, small: int, large_file: Path, repeats: int) -> dict:
+def small_files(target: Path, small: int) -> dict:
+    """The floor of small_s3: write + fsync each file, then read each back."""
     payload = os.urandom(SMALL_SIZE)
-    target = scratch / "copies"
     target.mkdir()
     started = time.monotonic()
     for n in range(small):
@@ -96,32 +84,85 @@ def run_file_copy(scratch: Path, small: int, large_file: Path, repeats: int) -> 
     for n in range(small):
         (target / f"{n:05d}").read_bytes()
     get_small = small / (time.monotonic() - started)
-    mib = large_file.stat().st_size / 2 ** 20
-    put_large, get_large = [], []
-    for _ in range(repeats):
-        started = time.monotonic()
-        shutil.copyfile(large_file, target / "large")
-        with open(target / "large", "rb+") as copied:
-            os.fsync(copied.fileno())
-        put_large.append(mib / (time.monotonic() - started))
-        drop_cached(target / "large")
-        started = time.monotonic()
-        shutil.copyfile(target / "large", scratch / "large.back")
-        get_large.append(mib / (time.monotonic() - started))
-        (target / "large").unlink()
-        (scratch / "large.back").unlink()
     shutil.rmtree(target)
-    return {"put 64KiB ops/s": put_small, "get 64KiB ops/s": get_small,
-            "put large MiB/s": statistics.median(put_large), "get large MiB/s": statistics.median(get_large)}
+    return {"put 64KiB ops/s": put_small, "get 64KiB ops/s": get_small}
+
+
+def large_s3(s3, large_file: Path, scratch: Path, stored_file_of: Callable[[str], Path] | None = None,
+             download_from=None) -> dict:
+    """One upload_file and one download_file of the large file: MiB per second.
+    `stored_file_of(key)`: where the server keeps an object on disk, if it does; its
+    pages are dropped so the GET reads it cold. `download_from`: another client to
+    download from instead (boto3's ceiling, in the state a GET after a PUT finds)."""
+    mib = large_file.stat().st_size / 2 ** 20
+    started = time.monotonic()
+    s3.upload_file(str(large_file), "bench", "large", Config=LARGE_TRANSFER)
+    put_large = mib / (time.monotonic() - started)
+    if stored_file_of is not None:
+        drop_cached(stored_file_of("large"))
+    started = time.monotonic()
+    (download_from or s3).download_file("bench", "large", str(scratch / "large.down"), Config=LARGE_TRANSFER)
+    get_large = mib / (time.monotonic() - started)
+    (scratch / "large.down").unlink()
+    s3.delete_object(Bucket="bench", Key="large")
+    return {"put large MiB/s": put_large, "get large MiB/s": get_large}
+
+
+def large_files(large_file: Path, scratch: Path) -> dict:
+    """The floor of large_s3: copy + fsync, then a cold copy back."""
+    mib = large_file.stat().st_size / 2 ** 20
+    stored, back = scratch / "large.copy", scratch / "large.back"
+    started = time.monotonic()
+    shutil.copyfile(large_file, stored)
+    with open(stored, "rb+") as copied:
+        os.fsync(copied.fileno())
+    put_large = mib / (time.monotonic() - started)
+    drop_cached(stored)
+    started = time.monotonic()
+    shutil.copyfile(stored, back)
+    get_large = mib / (time.monotonic() - started)
+    stored.unlink()
+    back.unlink()
+    return {"put large MiB/s": put_large, "get large MiB/s": get_large}
+
+
+def large_side_by_side(s3, large_file: Path, scratch: Path, stored_file_of: Callable[[str], Path],
+                       repeats: int) -> dict[str, list[dict]]:
+    """`repeats` rounds of large transfers, the floor's, elmr's and boto3's ceiling's
+    (a PUT to elmr, then a GET from the in-memory fake) back to back, the order
+    reversed every other round: the VM's disk, its host's cache and the guest's free
+    memory drift over minutes, and one round sees one state. Returns each one's rounds."""
+    rounds = {"file copy (floor)": [], "elmr": [], "ceiling": []}
+    with in_memory_fake_s3(large_file.stat().st_size) as fake_url:
+        fake = _client(fake_url, "x", "y")
+        sides = [("file copy (floor)", lambda: large_files(large_file, scratch)),
+                 ("elmr", lambda: large_s3(s3, large_file, scratch, stored_file_of)),
+                 ("ceiling", lambda: large_s3(s3, large_file, scratch, download_from=fake))]
+        for n in range(repeats):
+            for name, transfer in sides if n % 2 == 0 else reversed(sides):
+                rounds[name].append(transfer())
+    return rounds
+
+
+def _medians(samples: list[dict]) -> dict:
+    return {metric: statistics.median(sample[metric] for sample in samples) for metric in samples[0]}
+
+
+def _print_round_ratios(title: str, mine: list[dict], reference: list[dict], metric: str) -> None:
+    ratios = [ours[metric] / theirs[metric] for ours, theirs in zip(mine, reference)]
+    print(f"{title}, round by round: median {statistics.median(ratios):.2f} ("
+          + ", ".join(f"{ratio:.2f}" for ratio in ratios) + "); reference MiB/s "
+          + ", ".join(f"{theirs[metric]:.0f}" for theirs in reference))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large-mib", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="large PUT and GET, each taken as the median of this many (elmr and the floor; "
-                             "moto_server once: no target compares with its large figures)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="rounds of large transfers (the floor's, elmr's, boto3's ceiling's, back to back); "
+                             "each figure is the median (moto_server's once: no target compares with its large "
+                             "figures)")
     args = parser.parse_args()
     moto_server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     results = {}
@@ -129,44 +170,45 @@ def main() -> int:
         scratch = Path(scratch)
         large_file = scratch / "large.src"
         with open(large_file, "wb") as out:
-            for _ in range(args.large_mib):
-                out.write(os.urandom(2 ** 20))
+            out.writelines(os.urandom(2 ** 20) for _ in range(args.large_mib))
             # On the disk before anything is timed: left dirty, the kernel writes it back
             # ~30 s later, in the middle of whichever measurement runs then.
             out.flush()
             os.fsync(out.fileno())
-        results["file copy (floor)"] = run_file_copy(scratch, args.small, large_file, args.repeats)
+        results["file copy (floor)"] = small_files(scratch / "copies", args.small)
         server = ServerProcess(scratch / "elmr")
         server.start()
         try:
             bucket_dir = objects.buckets_root(server.data_dir) / "bench"
-            results["elmr"] = run_s3(_client(server.url, server.access_key_id, server.secret_access_key),
-                                     scratch, args.small, large_file, args.repeats, lambda key: bucket_dir / key)
+            s3 = _client(server.url, server.access_key_id, server.secret_access_key)
+            s3.create_bucket(Bucket="bench")
+            results["elmr"] = small_s3(s3, args.small)
+            rounds = large_side_by_side(s3, large_file, scratch, lambda key: bucket_dir / key, args.repeats)
         finally:
             server.stop()
+        results["file copy (floor)"].update(_medians(rounds["file copy (floor)"]))
+        results["elmr"].update(_medians(rounds["elmr"]))
         if moto_server:
             port = free_port()
             moto = subprocess.Popen([moto_server, "-H", "127.0.0.1", "-p", str(port)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             try:
                 poll_until(lambda: port_answers(port), 30, what="moto_server")
-                results["moto_server"] = run_s3(_client(f"http://127.0.0.1:{port}", "x", "y"),
-                                                scratch, args.small, large_file, 1)
+                s3 = _client(f"http://127.0.0.1:{port}", "x", "y")
+                s3.create_bucket(Bucket="bench")
+                results["moto_server"] = small_s3(s3, args.small) | large_s3(s3, large_file, scratch)
             finally:
                 os.killpg(moto.pid, signal.SIGTERM)
                 moto.wait(30)
         else:
             print("moto_server not found: pip install -e '.[bench]' to compare with it")
-        ceiling = download_ceiling(lambda url: _client(url, "x", "y"), args.large_mib, args.repeats, LARGE_TRANSFER)
     metrics = list(results["elmr"])
     print(f"{'':22}" + "".join(f"{name:>20}" for name in results))
     for metric in metrics:
         print(f"{metric:22}" + "".join(f"{values[metric]:>20.1f}" for values in results.values()))
-    floor = results["file copy (floor)"]
     for metric in ("put large MiB/s", "get large MiB/s"):
-        print(f"elmr {metric} / file copy: {results['elmr'][metric] / floor[metric]:.2f}")
-    print(f"boto3 download_file ceiling (in-memory fake server): {ceiling:.1f} MiB/s; "
-          f"elmr get large / ceiling: {results['elmr']['get large MiB/s'] / ceiling:.2f}")
+        _print_round_ratios(f"elmr {metric} / file copy", rounds["elmr"], rounds["file copy (floor)"], metric)
+    _print_round_ratios("elmr get large / boto3's ceiling", rounds["elmr"], rounds["ceiling"], "get large MiB/s")
     if "moto_server" in results:
         for metric in ("put 64KiB ops/s", "get 64KiB ops/s"):
             print(f"elmr {metric} / moto_server: {results['elmr'][metric] / results['moto_server'][metric]:.2f}")
