@@ -35,6 +35,7 @@ def _env(args) -> int:
         ("AWS_SECRET_ACCESS_KEY", keys.secret_access_key),
         ("AWS_DEFAULT_REGION", info.get("region", "us-east-1")),
         ("AWS_ENDPOINT_URL_EMR", url),
+        ("AWS_ENDPOINT_URL_S3", url),  # the object store is on the same port
     ):
         print(f"export {name}={value}")
     return 0

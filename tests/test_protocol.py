@@ -208,7 +208,7 @@ def test_elmr_env_prints_exports_and_keeps_generated_credentials(tmp_path):
                            env=environment, capture_output=True, text=True, check=True) for _ in range(2)]
     assert runs[0].stdout == runs[1].stdout, "generated once, then kept"
     exports = dict(line.removeprefix("export ").split("=", 1) for line in runs[0].stdout.splitlines())
-    assert exports["AWS_ENDPOINT_URL_EMR"] == "http://127.0.0.1:8901"
+    assert exports["AWS_ENDPOINT_URL_EMR"] == exports["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:8901"
     assert exports["AWS_DEFAULT_REGION"] == "us-east-1"
     profile = (tmp_path / "credentials").read_text()
     assert "[default]" in profile and exports["AWS_SECRET_ACCESS_KEY"] in profile

@@ -7,10 +7,15 @@ import http.client
 import json
 import os
 import socket
+import struct
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -320,6 +325,30 @@ def test_a_symlink_in_the_bucket_dir_does_not_lead_keys_out(server, s3, bucket, 
     assert s3.get_object(Bucket=bucket, Key="link/new")["Body"].read() == b"kept inside"
 
 
+def test_operations_named_by_a_subresource_elmr_lacks_are_refused_and_change_nothing(s3, bucket):
+    """S3's NotImplemented, not the plain operation on the same path: PutObjectAcl
+    taken for a PutObject would empty the object, DeleteBucketTagging taken for a
+    DeleteBucket would delete the (empty) bucket."""
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"as it was")
+    s3.create_bucket(Bucket="empty-but-wanted")
+    refused = [
+        (s3.put_object_acl, {"Bucket": bucket, "Key": "kept", "ACL": "public-read"}),
+        (s3.put_object_tagging, {"Bucket": bucket, "Key": "kept", "Tagging": {"TagSet": [{"Key": "a", "Value": "b"}]}}),
+        (s3.delete_object_tagging, {"Bucket": bucket, "Key": "kept"}),
+        (s3.get_object_tagging, {"Bucket": bucket, "Key": "kept"}),
+        (s3.get_object, {"Bucket": bucket, "Key": "kept", "PartNumber": 1}),
+        (s3.delete_bucket_tagging, {"Bucket": "empty-but-wanted"}),
+        (s3.delete_bucket_policy, {"Bucket": "empty-but-wanted"}),
+        (s3.put_bucket_policy, {"Bucket": "empty-but-wanted", "Policy": "{}"}),
+        (s3.list_object_versions, {"Bucket": bucket}),
+    ]
+    assert [code_of(call, **params) for call, params in refused] == ["NotImplemented"] * len(refused)
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"as it was"
+    s3.head_bucket(Bucket="empty-but-wanted")
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)  # never enabled: one version per key
+    s3.delete_bucket(Bucket="empty-but-wanted")
+
+
 def test_key_over_1024_bytes_is_refused(s3, bucket):
     assert code_of(s3.put_object, Bucket=bucket, Key="k" * 1025, Body=b"x") == "KeyTooLongError"
 
@@ -333,6 +362,37 @@ def test_file_written_into_the_bucket_dir_is_an_object(server, s3, bucket):
     assert [(o["Key"], o["Size"], o["ETag"]) for o in listed] == [
         ("out/part-00000", 10, f'"{hashlib.md5(b"from spark").hexdigest()}"')]
     assert s3.get_object(Bucket=bucket, Key="out/part-00000")["Body"].read() == b"from spark"
+
+
+def hadoop_checksum(data: bytes, bytes_per_checksum: int = 512) -> bytes:
+    """A `.NAME.crc` file as Hadoop's LocalFileSystem writes it beside NAME (what
+    Spark leaves beside every file it writes through s3://): its magic, the bytes
+    per checksum, then a CRC32 of every chunk."""
+    chunks = [data[at:at + bytes_per_checksum] for at in range(0, len(data), bytes_per_checksum)]
+    return b"crc\0" + struct.pack(">i", bytes_per_checksum) + b"".join(
+        struct.pack(">I", zlib.crc32(chunk)) for chunk in chunks)
+
+
+def test_hadoop_checksum_files_are_not_objects_and_go_with_their_object(server, s3, bucket):
+    """Not listed (S3 has no such files); replaced or deleted through the S3 API, an
+    object loses its checksum file, which would no longer match (Spark refuses to
+    read a file against a stale one); a deleted prefix is gone from the disk too."""
+    out = server.data_dir / "buckets" / bucket / "out"
+    out.mkdir()
+    for name in ("_SUCCESS", "part-00000", "part-00001"):
+        (out / name).write_bytes(name.encode())
+        (out / f".{name}.crc").write_bytes(hadoop_checksum(name.encode()))
+    s3.put_object(Bucket=bucket, Key="notes/.todo.crc", Body=b"a user's own object")
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert listed == ["notes/.todo.crc", "out/_SUCCESS", "out/part-00000", "out/part-00001"]
+
+    s3.put_object(Bucket=bucket, Key="out/part-00000", Body=b"replaced through S3")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "._SUCCESS.crc", ".part-00001.crc", "_SUCCESS", "part-00000", "part-00001"]
+    s3.delete_object(Bucket=bucket, Key="out/part-00001")
+    assert not (out / ".part-00001.crc").exists()
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "out/_SUCCESS"}, {"Key": "out/part-00000"}]})
+    assert not out.exists()
 
 
 def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b"") -> dict:
@@ -431,6 +491,29 @@ def test_aws_cli_mb_cp_sync_ls_rm_presign(server, tmp_path):
         assert answer.read() == b"a,b\n"
     server.aws("s3", "rm", "s3://cli-data/in/input.csv")
     assert "input.csv" not in server.aws("s3", "ls", "--recursive", "s3://cli-data").stdout
+
+
+def test_aws_cli_and_boto3_need_no_endpoint_after_elmr_env(server):
+    """`eval "$(elmr env)"` points `aws s3` and boto3's s3 client at elmr, as it does
+    `aws emr`: nothing here passes an endpoint."""
+    bin_dir = Path(sys.executable).parent
+    keys = {"ELMR_ACCESS_KEY_ID": server.access_key_id, "ELMR_SECRET_ACCESS_KEY": server.secret_access_key}
+    printed = subprocess.run([str(bin_dir / "elmr"), "env", "--data-dir", str(server.data_dir)],
+                             env={**os.environ, **keys}, capture_output=True, text=True, check=True).stdout
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in printed.splitlines())
+    shell = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+             "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", **exports}
+
+    def aws(*args: str) -> str:
+        return subprocess.run([str(bin_dir / "aws"), *args], env=shell, capture_output=True, text=True,
+                              timeout=120, check=True).stdout
+
+    aws("s3", "mb", "s3://from-env")
+    assert "from-env" in aws("s3", "ls")
+    boto3_lists = ("import boto3; print([b['Name'] for b in boto3.client('s3').list_buckets()['Buckets']])")
+    listed = subprocess.run([sys.executable, "-c", boto3_lists], env=shell, capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    assert "'from-env'" in listed
 
 
 def test_kill_mid_upload_leaves_old_object_and_no_orphan(tmp_path):

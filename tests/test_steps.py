@@ -441,6 +441,14 @@ also = spark.read.option("header", True).csv(f"s3a://{bucket}/in/")
 assert frame.count() == also.count() == 3
 frame.groupBy("fruit").count().write.mode("overwrite").parquet(f"s3://{bucket}/out/")
 print("ROWS", spark.read.parquet(f"s3a://{bucket}/out/").count())
+spark.sparkContext.parallelize(["written by spark"], 1).saveAsTextFile(f"s3://{bucket}/text/")
+"""
+
+READ_TEXT = """
+import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("read-text").getOrCreate()
+print("LINES", spark.sparkContext.textFile(sys.argv[1]).collect())
 """
 
 
@@ -458,8 +466,18 @@ def test_spark_step_reads_and_writes_the_object_store(server, cluster, workdir):
     assert "ROWS 2" in step_log(server, cluster, step_id)
     written = [o["Key"] for o in s3.list_objects_v2(Bucket="round-trip", Prefix="out/")["Contents"]]
     assert "out/_SUCCESS" in written
+    assert not [key for key in written if key.endswith(".crc")]  # Hadoop's checksum files are not objects
     part = next(key for key in written if key.endswith(".parquet"))
     assert s3.get_object(Bucket="round-trip", Key=part)["Body"].read()[:4] == b"PAR1"
+
+    # A file Spark wrote, replaced through the S3 API, is what Spark reads next.
+    s3.put_object(Bucket="round-trip", Key="text/part-00000", Body=b"replaced through S3\n")
+    (workdir / "read_text.py").write_text(READ_TEXT)
+    read_step = spark_step("read-text", str(workdir / "read_text.py"), "s3a://round-trip/text/")
+    [read_id] = run_steps(emr, cluster, read_step)
+    read = wait_step_ended(emr, cluster, read_id)
+    assert read["Status"]["State"] == "COMPLETED", read["Status"]
+    assert "LINES ['replaced through S3']" in step_log(server, cluster, read_id)
 
 
 S3_JOB = """

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
-from elmr.api import s3_body, s3_xml, sigv2, sigv4
+from elmr.api import s3_body, s3_subresources, s3_xml, sigv2, sigv4
 from elmr.credentials import RootCredentials
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
@@ -74,6 +74,9 @@ class S3Api:
             if method == "GET":
                 return s3_xml.list_buckets(objects.list_buckets(self.ctx))
             raise S3Error("MethodNotAllowed", "The specified method is not allowed.", 405)
+        refused = s3_subresources.refusal(method, key is not None, args.keys())
+        if refused is not None:
+            raise refused
         if key is None:
             return self._bucket(request, bucket)
         if "uploadId" in args or "uploads" in args:
@@ -105,6 +108,9 @@ class S3Api:
         if method == "GET" and "location" in args:
             objects.head_bucket(self.ctx, bucket)
             return s3_xml.location()
+        if method == "GET" and "versioning" in args:
+            objects.head_bucket(self.ctx, bucket)
+            return s3_xml.versioning_never_enabled()
         if method == "GET" and "uploads" in args:
             return s3_xml.uploads(bucket, multipart.list_uploads(self.ctx, bucket, args.get("prefix", "")))
         if method == "GET":

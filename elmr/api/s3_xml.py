@@ -49,6 +49,12 @@ def location() -> Response:
     return _xml("LocationConstraint", "")
 
 
+def versioning_never_enabled() -> Response:
+    """GetBucketVersioning's answer for a bucket whose versioning was never turned on
+    (no Status at all): elmr keeps one version of each object."""
+    return _xml("VersioningConfiguration", "")
+
+
 def _contents(listing, encode) -> str:
     return "".join(
         f"<Contents>{_e('Key', encode(o.key))}{_e('LastModified', _iso(o.last_modified))}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from elmr.service.objectstore import keys
+from elmr.service.objectstore import hadoop_checksums, keys
 from elmr.service.objectstore.errors import S3Error
 from elmr.service.objectstore.page_cache import BackgroundFlush, DropBehind
 
@@ -174,12 +174,15 @@ def _can_place(path: Path, bucket_dir: Path) -> bool:
 
 
 def place(bucket_dir: Path, key: str, staged: Path) -> Written:
-    """Move a staged file to the key's location, atomically."""
+    """Move a staged file to the key's location, atomically. A checksum file Hadoop
+    kept for the old bytes goes first: Spark would refuse the new ones against it."""
     path = keys.plain_path(bucket_dir, key)
     location = "plain"
     if path is None or not _can_place(path, bucket_dir):
         path, location = keys.encoded_path(bucket_dir, key), "encoded"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if location == "plain":
+        hadoop_checksums.remove_checksum_of(path)
     os.replace(staged, path)
     return Written(path, location, path.stat().st_mtime_ns)
 
@@ -199,7 +202,9 @@ def sweep_staging(buckets_root: Path) -> int:
 
 
 def remove(bucket_dir: Path, path: Path) -> None:
-    """Delete an object's file and the directories it leaves empty."""
+    """Delete an object's file, Hadoop's checksum file for it, and the directories
+    they leave empty."""
+    hadoop_checksums.remove_checksum_of(path)
     path.unlink(missing_ok=True)
     parent = path.parent
     while parent != bucket_dir and parent.name != keys.INTERNAL_DIR:
@@ -263,11 +268,12 @@ def file_md5(path: Path) -> str:
 
 def plain_files(bucket_dir: Path) -> Iterable[tuple[str, Path]]:
     """(key, path) of every plain object, skipping the store's own dir and the
-    hidden files Spark's committers leave while they write."""
+    checksum files Hadoop writes beside the files Spark writes."""
     for root, dirs, files in os.walk(bucket_dir):
         root_path = Path(root)
         if root_path == bucket_dir:
             dirs[:] = [d for d in dirs if d != keys.INTERNAL_DIR]
         for name in files:
             path = root_path / name
-            yield path.relative_to(bucket_dir).as_posix(), path
+            if not hadoop_checksums.is_checksum_file(path):
+                yield path.relative_to(bucket_dir).as_posix(), path
