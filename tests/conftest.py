@@ -8,9 +8,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from elmr.launcher import ServerProcess, free_port, poll_until
 from elmr.providers.local import process_group_alive
@@ -83,6 +86,26 @@ class ElmrServer(ServerProcess):
 
 def alive_group(pgid: int) -> bool:
     return process_group_alive(pgid)
+
+
+def race_to_create(s3, bucket: str, key: str, writers: int = 8) -> tuple[list[str], bytes]:
+    """`writers` threads PUT the same new key at once, each its own body, each with
+    If-None-Match `*`. Returns each one's outcome (its body if it succeeded, else
+    its error code) and the bytes stored under the key at the end."""
+    start = threading.Barrier(writers)
+
+    def create(n: int) -> str:
+        body = f"writer {n} ".encode() * 100_000
+        start.wait(30)
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
+            return body.decode()
+        except ClientError as refused:
+            return refused.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(writers) as pool:
+        outcomes = list(pool.map(create, range(writers)))
+    return outcomes, s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from botocore.config import Config
 
-from conftest import ElmrServer, free_port, wait_for
+from conftest import ElmrServer, free_port, race_to_create, wait_for
 
 INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
@@ -69,5 +70,24 @@ def test_server_runs_on_postgresql_and_keeps_state_across_restarts(tmp_path, pos
         assert cluster["Tags"] == [{"Key": "db", "Value": "pg"}]
         assert cluster["Status"]["StateChangeReason"]["Code"] == "VALIDATION_ERROR"
         assert not (server.data_dir / "elmr.db").exists(), "nothing went to SQLite"
+    finally:
+        server.stop_everything()
+
+
+def test_conditional_writes_hold_against_concurrent_writers_on_postgresql(tmp_path, postgresql_url):
+    """PostgreSQL lets writers run side by side (SQLite takes one at a time): writers
+    of one key must still see each other, or two creators could both succeed."""
+    server = ElmrServer(tmp_path / "data", free_port(),
+                        extra_args=("--database-url", postgresql_url, "--max-local-nodes", "0"))
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        s3 = server.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                                               max_pool_connections=16))
+        s3.create_bucket(Bucket="race")
+        for attempt in range(5):
+            outcomes, stored = race_to_create(s3, "race", f"created-once-{attempt}")
+            winners = [outcome for outcome in outcomes if outcome != "PreconditionFailed"]
+            assert len(winners) == 1 and stored.decode() == winners[0], outcomes
     finally:
         server.stop_everything()

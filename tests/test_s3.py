@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import ElmrServer, free_port, wait_for
+from conftest import ElmrServer, free_port, race_to_create, wait_for
 from elmr.agent.protocol import OBJECT_PATH
 
 
@@ -347,6 +347,57 @@ def test_operations_named_by_a_subresource_elmr_lacks_are_refused_and_change_not
     s3.head_bucket(Bucket="empty-but-wanted")
     assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)  # never enabled: one version per key
     s3.delete_bucket(Bucket="empty-but-wanted")
+
+
+def test_conditional_writes_happen_only_when_their_condition_holds(server, s3, bucket):
+    """If-None-Match `*`: only where no object is; If-Match: only over the ETag named.
+    Refused, nothing changes, and a multipart upload stays there to complete."""
+    first = s3.put_object(Bucket=bucket, Key="lock", Body=b"first", IfNoneMatch="*")["ETag"]
+    refused = [
+        (s3.put_object, {"Key": "lock", "Body": b"second", "IfNoneMatch": "*"}),
+        (s3.put_object, {"Key": "lock", "Body": b"second", "IfMatch": '"0123456789abcdef0123456789abcdef"'}),
+        (s3.copy_object, {"Key": "lock", "CopySource": {"Bucket": bucket, "Key": "lock"},
+                          "MetadataDirective": "REPLACE", "IfNoneMatch": "*"}),
+    ]
+    assert [code_of(call, Bucket=bucket, **params) for call, params in refused] == ["PreconditionFailed"] * 3
+    assert code_of(s3.put_object, Bucket=bucket, Key="absent", Body=b"x", IfMatch=first) == "NoSuchKey"
+    assert s3.get_object(Bucket=bucket, Key="lock")["Body"].read() == b"first"
+
+    second = s3.put_object(Bucket=bucket, Key="lock", Body=b"second", IfMatch=first)["ETag"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="lock")["UploadId"]
+    bodies = [os.urandom(5 * 1024 * 1024), b"the last part"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="lock", UploadId=upload, PartNumber=n,
+                                                      Body=body)["ETag"]} for n, body in enumerate(bodies, 1)]
+    for refused_parts in (parts[:1], parts):  # the first leaves part 2 out: it must stay whole
+        assert code_of(s3.complete_multipart_upload, Bucket=bucket, Key="lock", UploadId=upload,
+                       MultipartUpload={"Parts": refused_parts}, IfNoneMatch="*") == "PreconditionFailed"
+    assert s3.get_object(Bucket=bucket, Key="lock")["Body"].read() == b"second"
+    s3.complete_multipart_upload(Bucket=bucket, Key="lock", UploadId=upload, MultipartUpload={"Parts": parts},
+                                 IfMatch=second)
+    assert s3.get_object(Bucket=bucket, Key="lock")["Body"].read() == b"".join(bodies)
+
+    # A file Spark wrote has no ETag recorded yet: its MD5 is the one to match.
+    (server.data_dir / "buckets" / bucket / "from-spark").write_bytes(b"spark")
+    s3.put_object(Bucket=bucket, Key="from-spark", Body=b"over it", IfMatch=hashlib.md5(b"spark").hexdigest())
+    assert s3.get_object(Bucket=bucket, Key="from-spark")["Body"].read() == b"over it"
+
+
+def test_of_writers_racing_to_create_a_key_exactly_one_wins(s3, bucket):
+    outcomes, stored = race_to_create(s3, bucket, "created-once")
+    winners = [outcome for outcome in outcomes if outcome != "PreconditionFailed"]
+    assert len(winners) == 1 and stored.decode() == winners[0], outcomes
+
+
+def test_conditional_deletes_delete_only_the_etag_named(s3, bucket):
+    kept = s3.put_object(Bucket=bucket, Key="kept", Body=b"kept")["ETag"]
+    gone = s3.put_object(Bucket=bucket, Key="gone", Body=b"gone")["ETag"]
+    assert code_of(s3.delete_object, Bucket=bucket, Key="kept", IfMatch=gone) == "PreconditionFailed"
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "kept", "ETag": gone},
+                                                                  {"Key": "gone", "ETag": gone}]})
+    assert [(e["Key"], e["Code"]) for e in answer["Errors"]] == [("kept", "PreconditionFailed")]
+    assert [d["Key"] for d in answer["Deleted"]] == ["gone"]
+    s3.delete_object(Bucket=bucket, Key="kept", IfMatch=kept)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
 def test_key_over_1024_bytes_is_refused(s3, bucket):

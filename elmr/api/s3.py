@@ -14,6 +14,7 @@ from elmr.credentials import RootCredentials
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
 from elmr.service.objectstore import multipart, objects, storage
+from elmr.service.objectstore.conditions import WriteCondition
 from elmr.service.objectstore.errors import S3Error
 
 log = logging.getLogger("elmr.s3")
@@ -21,6 +22,20 @@ log = logging.getLogger("elmr.s3")
 
 def _http_date(moment: datetime) -> str:
     return email.utils.format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+
+
+def _write_condition(request: Request) -> WriteCondition:
+    """A write's If-Match / If-None-Match; S3 takes only `*` for If-None-Match on a
+    write, and elmr has none of DeleteObject's directory-bucket conditions."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
+                      501, Header="If-None-Match")
+    for header in ("x-amz-if-match-last-modified-time", "x-amz-if-match-size"):
+        if header in request.headers:
+            raise S3Error("NotImplemented", "A header you provided implies functionality that is not "
+                          "implemented", 501, Header=header)
+    return WriteCondition(request.headers.get("If-Match"), if_none_match is not None)
 
 
 def _user_metadata(request: Request) -> dict:
@@ -88,7 +103,7 @@ class S3Api:
         if method in ("GET", "HEAD"):
             return self._get(request, bucket, key, head=method == "HEAD")
         if method == "DELETE":
-            objects.delete_object(self.ctx, bucket, key)
+            objects.delete_object(self.ctx, bucket, key, _write_condition(request))
             return Response(status=204)
         raise S3Error("MethodNotAllowed", "The specified method is not allowed.", 405)
 
@@ -132,12 +147,18 @@ class S3Api:
         return s3_xml.list_v1(bucket, listing, args, max_keys)
 
     def _delete_many(self, request: Request, bucket: str) -> Response:
-        quiet, keys = s3_xml.parse_delete(request.get_data())
-        deleted = []
-        for key in keys:
-            objects.delete_object(self.ctx, bucket, key)
-            deleted.append(key)
-        return s3_xml.deleted(deleted, quiet)
+        """Each key on its own: one refused (its ETag no longer matches) is an Error
+        entry in the answer, and the others are still deleted."""
+        objects.head_bucket(self.ctx, bucket)
+        quiet, requested = s3_xml.parse_delete(request.get_data())
+        outcomes = []
+        for key, etag in requested:
+            try:
+                objects.delete_object(self.ctx, bucket, key, WriteCondition(if_match=etag))
+                outcomes.append((key, None))
+            except S3Error as refused:
+                outcomes.append((key, refused))
+        return s3_xml.deleted(outcomes, quiet)
 
     def _staged_body(self, request: Request, bucket: str):
         """The body decoded into a staging file, verified; (path, md5 hex, size)."""
@@ -147,12 +168,15 @@ class S3Api:
 
     def _put(self, request: Request, bucket: str, key: str) -> Response:
         objects.bucket_dir_exists(self.ctx, bucket)
+        condition = _write_condition(request)
         staged, md5_hex, size = self._staged_body(request, bucket)
         stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size,
-                                    request.headers.get("Content-Type"), _user_metadata(request))
+                                    request.headers.get("Content-Type"), _user_metadata(request),
+                                    condition=condition)
         return Response(status=200, headers={"ETag": f'"{stored.etag}"'})
 
     def _copy(self, request: Request, bucket: str, key: str) -> Response:
+        condition = _write_condition(request)
         source_bucket, source_key = s3_xml.copy_source(request.headers["x-amz-copy-source"])
         source = objects.head_object(self.ctx, source_bucket, source_key)
         replace = request.headers.get("x-amz-metadata-directive", "COPY") == "REPLACE"
@@ -164,7 +188,8 @@ class S3Api:
             sync=False)  # put_object syncs it
         content_type = request.headers.get("Content-Type") if replace else source.content_type
         metadata = _user_metadata(request) if replace else source.user_metadata
-        stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size, content_type, metadata)
+        stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size, content_type, metadata,
+                                    condition=condition)
         return s3_xml.copy_result(stored.etag, stored.last_modified)
 
     def _get(self, request: Request, bucket: str, key: str, head: bool) -> Response:
@@ -213,7 +238,7 @@ class S3Api:
             return Response(status=200, headers={"ETag": f'"{part.etag}"'})
         if method == "POST":
             requested = s3_xml.parse_complete(request.get_data())
-            stored = multipart.complete(self.ctx, bucket, key, upload_id, requested)
+            stored = multipart.complete(self.ctx, bucket, key, upload_id, requested, _write_condition(request))
             return s3_xml.upload_completed(bucket, key, stored.etag)
         if method == "DELETE":
             multipart.abort(self.ctx, bucket, upload_id)

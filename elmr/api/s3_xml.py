@@ -128,22 +128,31 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_delete(document: bytes) -> tuple[bool, list[str]]:
+def parse_delete(document: bytes) -> tuple[bool, list[tuple[str, str | None]]]:
+    """(Quiet, [(key, the ETag it must still have, if the request gives one)])."""
     tree = _children(document, "Delete")
-    quiet, keys = False, []
+    quiet, requested = False, []
     for child in tree:
         if _local(child.tag) == "Quiet":
             quiet = (child.text or "").strip().lower() == "true"
         elif _local(child.tag) == "Object":
-            for field in child:
-                if _local(field.tag) == "Key":
-                    keys.append(field.text or "")
-    return quiet, keys
+            fields = {_local(field.tag): field.text or "" for field in child}
+            if "LastModifiedTime" in fields or "Size" in fields:
+                raise S3Error("NotImplemented", "A header you provided implies functionality that is not "
+                              "implemented", 501)
+            requested.append((fields.get("Key", ""), fields.get("ETag")))
+    return quiet, requested
 
 
-def deleted(keys: list[str], quiet: bool) -> Response:
-    body = "" if quiet else "".join(f"<Deleted>{_e('Key', k)}</Deleted>" for k in keys)
-    return _xml("DeleteResult", body)
+def deleted(outcomes: list[tuple[str, S3Error | None]], quiet: bool) -> Response:
+    """DeleteObjects' answer: each key deleted (listed unless quiet) or refused."""
+    return _xml("DeleteResult", "".join(_delete_outcome(key, refused, quiet) for key, refused in outcomes))
+
+
+def _delete_outcome(key: str, refused: S3Error | None, quiet: bool) -> str:
+    if refused is not None:
+        return f"<Error>{_e('Key', key)}{_e('Code', refused.code)}{_e('Message', refused.message)}</Error>"
+    return "" if quiet else f"<Deleted>{_e('Key', key)}</Deleted>"
 
 
 def parse_complete(document: bytes) -> list[tuple[int, str]]:

@@ -5,8 +5,8 @@ Most clients send parts of one size (boto3: 8 MiB by default) and only the last 
 shorter. So the size of the first part to arrive becomes the upload's slot size, and
 each part that fits is written straight into the upload's assembly file at
 (number - 1) × slot size. When the completed parts are 1..N, all of the slot size but
-the last, the assembly file *is* the object: it is cut to length and renamed into
-place, and no byte is copied. Any other part (bigger than a slot, sent again after
+the last, and the file holds nothing past them, the assembly file *is* the object: it
+is renamed into place, and no byte is copied. Any other part (bigger than a slot, sent again after
 its slot was filled, or of unknown length) gets a file of its own, and completing
 such an upload copies the chosen parts, in order, into a staging file first. Either
 way the object appears whole or not at all. The ETag is S3's: the MD5 of the parts'
@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from elmr.service.context import ServiceContext
 from elmr.service.objectstore import keys, objects, storage
+from elmr.service.objectstore.conditions import NO_CONDITION, WriteCondition
 from elmr.service.objectstore.errors import S3Error
 from elmr.store.object_models import MultipartUpload, UploadedPart
 
@@ -189,42 +190,51 @@ def _checked_parts(stored: dict, requested: list[tuple[int, str]]) -> list[Uploa
     return chosen
 
 
-def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str,
-             requested: list[tuple[int, str]]) -> objects.ObjectView:
+def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]],
+             condition: WriteCondition = NO_CONDITION) -> objects.ObjectView:
+    """The object from the chosen parts, if `condition` holds; the upload goes with
+    it. Refused (a part missing, a condition failed), the upload stays as it was."""
     upload = require_upload(ctx, bucket, upload_id)
     stored = {part.part_number: part for part in _parts(ctx, upload_id)}
     chosen = _checked_parts(stored, requested)
     objects.check_key(key)
+    objects.check_condition(ctx, bucket, key, condition)
     directory = _upload_dir(ctx, bucket, upload_id)
     try:
-        if _assembled_in_slots(upload, chosen) and _slot_writers.seal(upload_id):
-            staged, size = _cut_assembly(directory / ASSEMBLY_FILE, chosen)
+        assembly = directory / ASSEMBLY_FILE
+        in_place = _assembled_in_slots(upload, chosen, assembly) and _slot_writers.seal(upload_id)
+        if in_place:
+            staged, size = _assembly_as_staged(assembly, objects.bucket_dir(ctx, bucket))
         else:
             staged, size = storage.concatenate(objects.bucket_dir(ctx, bucket),
                                                [_extent(directory, upload, part) for part in chosen])
         combined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
         view = objects.put_object(ctx, bucket, key, staged, "", size, upload.content_type,
-                                  upload.user_metadata, etag=f"{combined}-{len(chosen)}")
+                                  upload.user_metadata, etag=f"{combined}-{len(chosen)}", condition=condition)
+        if in_place:  # the object's bytes now: no part written after the unseal may reach them
+            assembly.unlink()
     finally:
         _slot_writers.unseal(upload_id)
     _forget(ctx, bucket, upload_id)
     return view
 
 
-def _assembled_in_slots(upload: MultipartUpload, chosen: list[UploadedPart]) -> bool:
-    """Parts 1..N, all in their slots, all but the last filling them."""
+def _assembled_in_slots(upload: MultipartUpload, chosen: list[UploadedPart], assembly: Path) -> bool:
+    """Parts 1..N, all in their slots, all but the last filling them, and nothing in
+    the assembly file past them (parts not chosen stay where they are)."""
     return (all(part.own_file is None for part in chosen)
             and [part.part_number for part in chosen] == list(range(1, len(chosen) + 1))
-            and all(part.size == upload.slot_size for part in chosen[:-1]))
+            and all(part.size == upload.slot_size for part in chosen[:-1])
+            and assembly.stat().st_size == sum(part.size for part in chosen))
 
 
-def _cut_assembly(assembly: Path, chosen: list[UploadedPart]) -> tuple[Path, int]:
-    """The assembly file cut to the object's length (slots past the last chosen part
-    may hold bytes); every part in it was fsynced when it was uploaded, and put_object
-    fsyncs the cut before placing it."""
-    size = sum(part.size for part in chosen)
-    os.truncate(assembly, size)
-    return assembly, size
+def _assembly_as_staged(assembly: Path, bucket_dir: Path) -> tuple[Path, int]:
+    """The assembly file, whole, as a staging file: a second link to it, so that
+    put_object, refusing it (a condition that no longer holds), leaves the upload its
+    parts. Every part in it was fsynced when it was uploaded."""
+    staged = storage.staging_file(bucket_dir)
+    os.link(assembly, staged)
+    return staged, assembly.stat().st_size
 
 
 def _extent(directory: Path, upload: MultipartUpload, part: UploadedPart) -> storage.Extent:

@@ -2,15 +2,17 @@
 object_models.py. What Spark wrote through s3:// has no row yet; it gets one (ETag
 and size from the file) the first time it is listed or read."""
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from elmr.service.context import ServiceContext
-from elmr.service.objectstore import keys, storage
+from elmr.service.objectstore import conditions, keys, storage
+from elmr.service.objectstore.conditions import NO_CONDITION, WriteCondition
 from elmr.service.objectstore.errors import S3Error
 from elmr.store.object_models import Bucket, StoredObject
 
@@ -140,6 +142,19 @@ def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
         return _view(_fresh_row(session, bucket, key, path, location, row), path)
 
 
+def check_condition(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition) -> None:
+    """Whether `condition` holds now, before a costly write that put_object will check
+    it for again (a multipart completion's assembly)."""
+    if condition:
+        try:
+            etag = head_object(ctx, bucket, key).etag
+        except S3Error as missing:
+            if missing.code != "NoSuchKey":
+                raise
+            etag = None
+        condition.check(etag)
+
+
 def check_key(key: str) -> None:
     """S3's KeyTooLongError for a key no object may have."""
     try:
@@ -149,10 +164,12 @@ def check_key(key: str) -> None:
 
 
 def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
-               content_type: str | None, user_metadata: dict, etag: str | None = None) -> ObjectView:
-    """Place a staged file as `key` and record it (etag: multipart's own). The file is
-    made durable here, in the background while the transaction begins and looks up
-    the key, and before it is renamed into place."""
+               content_type: str | None, user_metadata: dict, etag: str | None = None,
+               condition: WriteCondition = NO_CONDITION) -> ObjectView:
+    """Place a staged file as `key` and record it (etag: multipart's own), if
+    `condition` holds for the object there. The file is made durable here, in the
+    background while the transaction begins and looks up the key, and before it is
+    renamed into place. The staged file is gone when this returns or raises."""
     try:
         check_key(key)
     except S3Error:
@@ -162,7 +179,7 @@ def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex
     try:
         with ctx.store.core_transaction() as connection:
             return _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, content_type,
-                               user_metadata, etag)
+                               user_metadata, etag, condition)
     finally:
         staged.unlink(missing_ok=True)  # placed already, unless recording failed
 
@@ -173,8 +190,9 @@ def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex
 _objects_table, _buckets_table = StoredObject.__table__, Bucket.__table__
 _OBJECT_KEY = (_objects_table.c.bucket == bindparam("b_bucket"), _objects_table.c.key == bindparam("b_key"))
 # One query for both: a row if the bucket exists, its location None if the key is new.
-_BUCKET_AND_RECORDED_LOCATION = (
-    select(_buckets_table.c.name, _objects_table.c.location)
+_BUCKET_AND_RECORDED_OBJECT = (
+    select(_buckets_table.c.name, _objects_table.c.location, _objects_table.c.etag, _objects_table.c.size,
+           _objects_table.c.file_mtime_ns)
     .select_from(_buckets_table.outerjoin(_objects_table, and_(_objects_table.c.bucket == _buckets_table.c.name,
                                                                *_OBJECT_KEY)))
     .where(_buckets_table.c.name == bindparam("b_bucket"))
@@ -183,14 +201,28 @@ _INSERT_OBJECT = insert(_objects_table)
 _UPDATE_OBJECT = update(_objects_table).where(*_OBJECT_KEY)
 
 
-def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, content_type, user_metadata, etag):
+def _one_writer_of_the_key(connection, bucket: str, key: str) -> None:
+    """From here to the commit, other writers of the key wait: what the transaction
+    looked up (the recorded row, a condition's ETag) still holds when it places the
+    file. SQLite's BEGIN IMMEDIATE already lets one writer in at a time; PostgreSQL
+    gets a transaction-scoped advisory lock on the key."""
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"{bucket}/{key}".encode("utf-8", errors="surrogatepass")).digest()
+        connection.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
+
+
+def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, content_type, user_metadata, etag,
+                condition: WriteCondition):
     """put_object's unit of work: the file moved into place and its row written."""
     object_key = {"b_bucket": bucket, "b_key": key}
-    found = connection.execute(_BUCKET_AND_RECORDED_LOCATION, object_key).first()
+    _one_writer_of_the_key(connection, bucket, key)
+    found = connection.execute(_BUCKET_AND_RECORDED_OBJECT, object_key).first()
     if found is None:
         raise _no_such_bucket(bucket)
     old_location = found.location
     old_file = _file_of(ctx, bucket, key, old_location)
+    if condition:
+        condition.check(conditions.current_etag(found, old_file[0] if old_file else None))
     synced.result()  # on the disk before it becomes the object
     written = storage.place(bucket_dir(ctx, bucket), key, staged)
     if old_file is not None and old_file[0] != written.path:
@@ -207,12 +239,16 @@ def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, con
                       written.path)
 
 
-def delete_object(ctx: ServiceContext, bucket: str, key: str) -> None:
-    """Idempotent, as in S3: deleting a missing key succeeds."""
+def delete_object(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition = NO_CONDITION) -> None:
+    """Idempotent, as in S3: deleting a missing key succeeds (unless `condition`
+    asks for an object there)."""
     with ctx.store.transaction() as session:
         _require_bucket(session, bucket)
+        _one_writer_of_the_key(session.connection(), bucket, key)
         row = session.get(StoredObject, (bucket, key))
         found = _file_of(ctx, bucket, key, row.location if row else None)
+        if condition:
+            condition.check(conditions.current_etag(row, found[0] if found else None))
         if found is not None:
             storage.remove(bucket_dir(ctx, bucket), found[0])
         if row is not None:
