@@ -400,6 +400,25 @@ def test_conditional_deletes_delete_only_the_etag_named(s3, bucket):
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
+def test_a_version_other_than_null_is_refused_not_taken_for_the_object(s3, bucket):
+    """Versioning is never on: the object's only version is `null`. Any other version
+    id is S3's InvalidArgument; deleting an "old version" must not delete the object."""
+    s3.put_object(Bucket=bucket, Key="versioned", Body=b"the only version")
+    other = "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+    assert s3.get_object(Bucket=bucket, Key="versioned", VersionId="null")["Body"].read() == b"the only version"
+    refused = [
+        (s3.get_object, {"Key": "versioned", "VersionId": other}),
+        (s3.delete_object, {"Key": "versioned", "VersionId": other}),
+        (s3.copy_object, {"Key": "copy", "CopySource": {"Bucket": bucket, "Key": "versioned", "VersionId": other}}),
+    ]
+    assert [code_of(call, Bucket=bucket, **params) for call, params in refused] == ["InvalidArgument"] * 3
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "versioned", "VersionId": other}]})
+    assert [(e["Key"], e["Code"]) for e in answer["Errors"]] == [("versioned", "InvalidArgument")]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["versioned"]
+    s3.delete_object(Bucket=bucket, Key="versioned", VersionId="null")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
 def test_key_over_1024_bytes_is_refused(s3, bucket):
     assert code_of(s3.put_object, Bucket=bucket, Key="k" * 1025, Body=b"x") == "KeyTooLongError"
 

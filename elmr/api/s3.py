@@ -16,6 +16,7 @@ from elmr.service.errors import AuthError
 from elmr.service.objectstore import multipart, objects, storage
 from elmr.service.objectstore.conditions import WriteCondition
 from elmr.service.objectstore.errors import S3Error
+from elmr.service.objectstore.versions import check_version_id
 
 log = logging.getLogger("elmr.s3")
 
@@ -94,6 +95,7 @@ class S3Api:
             raise refused
         if key is None:
             return self._bucket(request, bucket)
+        check_version_id(args.get("versionId"))
         if "uploadId" in args or "uploads" in args:
             return self._multipart(request, bucket, key)
         if method == "PUT":
@@ -152,8 +154,9 @@ class S3Api:
         objects.head_bucket(self.ctx, bucket)
         quiet, requested = s3_xml.parse_delete(request.get_data())
         outcomes = []
-        for key, etag in requested:
+        for key, etag, version_id in requested:
             try:
+                check_version_id(version_id)
                 objects.delete_object(self.ctx, bucket, key, WriteCondition(if_match=etag))
                 outcomes.append((key, None))
             except S3Error as refused:

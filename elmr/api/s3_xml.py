@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 from werkzeug.wrappers import Response
 
 from elmr.service.objectstore.errors import S3Error
+from elmr.service.objectstore.versions import check_version_id
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -128,8 +129,9 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_delete(document: bytes) -> tuple[bool, list[tuple[str, str | None]]]:
-    """(Quiet, [(key, the ETag it must still have, if the request gives one)])."""
+def parse_delete(document: bytes) -> tuple[bool, list[tuple[str, str | None, str | None]]]:
+    """(Quiet, [(key, the ETag it must still have, the version named; each None
+    where the request gives none)])."""
     tree = _children(document, "Delete")
     quiet, requested = False, []
     for child in tree:
@@ -140,7 +142,7 @@ def parse_delete(document: bytes) -> tuple[bool, list[tuple[str, str | None]]]:
             if "LastModifiedTime" in fields or "Size" in fields:
                 raise S3Error("NotImplemented", "A header you provided implies functionality that is not "
                               "implemented", 501)
-            requested.append((fields.get("Key", ""), fields.get("ETag")))
+            requested.append((fields.get("Key", ""), fields.get("ETag"), fields.get("VersionId")))
     return quiet, requested
 
 
@@ -201,7 +203,11 @@ def copy_part_result(etag: str, last_modified: datetime) -> Response:
 
 
 def copy_source(header: str) -> tuple[str, str]:
-    source = unquote(header.split("?versionId=")[0]).lstrip("/")
+    """The source bucket and key of `x-amz-copy-source` (`bucket/key`, URL-encoded,
+    perhaps `?versionId=` the version to copy)."""
+    path, _, version = header.partition("?versionId=")
+    check_version_id(unquote(version) if version else None)
+    source = unquote(path).lstrip("/")
     bucket, _, key = source.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: "
