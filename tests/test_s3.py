@@ -271,6 +271,20 @@ def test_checksums_are_verified(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="crc")["Body"].read() == b"hello"
 
 
+def test_crc32c_and_crc64nvme_computed_by_the_client_are_verified(server, s3, bucket, tmp_path):
+    """The AWS CLI v2 sends a CRC64/NVME with every upload (`--checksum-algorithm
+    CRC64NVME` is its default): a multipart `aws s3 cp` and boto3's own trailers over
+    bodies of several chunks are taken, and the bytes come back whole."""
+    body = os.urandom(20 * 1024 * 1024 + 123)
+    (tmp_path / "cli-v2-default").write_bytes(body)
+    server.aws("s3", "cp", "--checksum-algorithm", "CRC64NVME", str(tmp_path / "cli-v2-default"),
+               f"s3://{bucket}/cp-crc64nvme")
+    assert s3.get_object(Bucket=bucket, Key="cp-crc64nvme")["Body"].read() == body
+    for algorithm in ("CRC32C", "CRC64NVME"):
+        s3.put_object(Bucket=bucket, Key=algorithm, Body=body[:3 * 1024 * 1024 + 7], ChecksumAlgorithm=algorithm)
+        assert s3.get_object(Bucket=bucket, Key=algorithm)["Body"].read() == body[:3 * 1024 * 1024 + 7]
+
+
 def test_presigned_get_and_put(server, s3, bucket):
     put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "p"}, ExpiresIn=60)
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)

@@ -3,10 +3,10 @@ botocore sends by default, with the checksum in a trailer), decoded into the obj
 bytes; and the checksums (Content-MD5, x-amz-checksum-*) verified against them."""
 
 import base64
-import functools
 import hashlib
 from typing import BinaryIO, Iterator
 
+from awscrt import checksums
 from zlib_ng import zlib_ng
 
 from elmr.api import cheroot_body
@@ -29,40 +29,22 @@ class Crc32:
         return base64.b64encode(self.value.to_bytes(4, "big")).decode()
 
 
-class ReflectedCrc:
-    """A reflected, table-driven CRC of `width` bits (init and final XOR all ones), in
-    pure Python: zlib has only CRC32. Used only when a client asks for CRC32C or
-    CRC64NVME."""
+class CrtCrc:
+    """CRC32C or CRC64/NVME from awscrt, the AWS Common Runtime that botocore and the
+    AWS CLI v2 use for them (hardware CRC instructions, GB/s). The AWS CLI v2 sends a
+    CRC64/NVME with every upload by default; a table-driven CRC in Python took ~0.1 s
+    per MiB, longer than the upload itself."""
 
-    def __init__(self, polynomial: int, width: int):
-        self.mask = (1 << width) - 1
-        self.value = self.mask
-        self.table = _crc_table(polynomial)
+    def __init__(self, crc, width: int):
+        self.crc = crc  # awscrt.checksums' function: (data, previous value) -> value
+        self.value = 0
         self.width_bytes = width // 8
 
     def update(self, data: bytes) -> None:
-        value, table = self.value, self.table
-        for byte in data:
-            value = table[(value ^ byte) & 0xFF] ^ (value >> 8)
-        self.value = value
+        self.value = self.crc(data, self.value)
 
     def b64(self) -> str:
-        return base64.b64encode((self.value ^ self.mask).to_bytes(self.width_bytes, "big")).decode()
-
-
-@functools.cache
-def _crc_table(polynomial: int) -> tuple[int, ...]:
-    table = []
-    for index in range(256):
-        value = index
-        for _ in range(8):
-            value = (value >> 1) ^ polynomial if value & 1 else value >> 1
-        table.append(value)
-    return tuple(table)
-
-
-CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, reflected
-CRC64NVME_POLYNOMIAL = 0x9A6C9329AC4BC9B5  # reflected
+        return base64.b64encode(self.value.to_bytes(self.width_bytes, "big")).decode()
 
 
 class _Digest:
@@ -78,8 +60,8 @@ class _Digest:
 
 CHECKSUMS = {
     "x-amz-checksum-crc32": Crc32,
-    "x-amz-checksum-crc32c": lambda: ReflectedCrc(CRC32C_POLYNOMIAL, 32),
-    "x-amz-checksum-crc64nvme": lambda: ReflectedCrc(CRC64NVME_POLYNOMIAL, 64),
+    "x-amz-checksum-crc32c": lambda: CrtCrc(checksums.crc32c, 32),
+    "x-amz-checksum-crc64nvme": lambda: CrtCrc(checksums.crc64nvme, 64),
     "x-amz-checksum-sha1": lambda: _Digest("sha1"),
     "x-amz-checksum-sha256": lambda: _Digest("sha256"),
 }
