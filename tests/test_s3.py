@@ -17,6 +17,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import awscrt.checksums
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.auth import S3SigV4Auth
@@ -283,6 +284,28 @@ def test_crc32c_and_crc64nvme_computed_by_the_client_are_verified(server, s3, bu
     for algorithm in ("CRC32C", "CRC64NVME"):
         s3.put_object(Bucket=bucket, Key=algorithm, Body=body[:3 * 1024 * 1024 + 7], ChecksumAlgorithm=algorithm)
         assert s3.get_object(Bucket=bucket, Key=algorithm)["Body"].read() == body[:3 * 1024 * 1024 + 7]
+
+
+def test_a_full_object_checksum_at_completion_is_verified(s3, bucket):
+    """A CompleteMultipartUpload may carry the checksum of the whole object (ChecksumType
+    FULL_OBJECT): one that does not match is BadDigest and the upload stays to complete."""
+    body = os.urandom(6 * 1024 * 1024)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="whole", ChecksumAlgorithm="CRC64NVME",
+                                        ChecksumType="FULL_OBJECT")["UploadId"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="whole", UploadId=upload, PartNumber=n,
+                                                      Body=chunk)["ETag"]}
+             for n, chunk in enumerate((body[:5 * 1024 * 1024], body[5 * 1024 * 1024:]), 1)]
+
+    def crc64nvme(data: bytes) -> str:
+        return base64.b64encode(awscrt.checksums.crc64nvme(data).to_bytes(8, "big")).decode()
+
+    assert code_of(s3.complete_multipart_upload, Bucket=bucket, Key="whole", UploadId=upload,
+                   MultipartUpload={"Parts": parts}, ChecksumCRC64NVME=crc64nvme(body[:-1]),
+                   ChecksumType="FULL_OBJECT") == "BadDigest"
+    assert code_of(s3.head_object, Bucket=bucket, Key="whole") == "404"
+    s3.complete_multipart_upload(Bucket=bucket, Key="whole", UploadId=upload, MultipartUpload={"Parts": parts},
+                                 ChecksumCRC64NVME=crc64nvme(body), ChecksumType="FULL_OBJECT")
+    assert s3.get_object(Bucket=bucket, Key="whole")["Body"].read() == body
 
 
 def test_presigned_get_and_put(server, s3, bucket):

@@ -241,7 +241,8 @@ class S3Api:
             return Response(status=200, headers={"ETag": f'"{part.etag}"'})
         if method == "POST":
             requested = s3_xml.parse_complete(request.get_data())
-            stored = multipart.complete(self.ctx, bucket, key, upload_id, requested, _write_condition(request))
+            stored = multipart.complete(self.ctx, bucket, key, upload_id, requested, _write_condition(request),
+                                        s3_body.full_object_check(request.headers))
             return s3_xml.upload_completed(bucket, key, stored.etag)
         if method == "DELETE":
             multipart.abort(self.ctx, bucket, upload_id)

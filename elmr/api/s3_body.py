@@ -3,7 +3,11 @@ botocore sends by default, with the checksum in a trailer), decoded into the obj
 bytes; and the checksums (Content-MD5, x-amz-checksum-*) verified against them."""
 
 import base64
+import functools
 import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from awscrt import checksums
@@ -137,8 +141,7 @@ class BodyCheck:
         for name, checksum in self.checksums.items():
             expected = self.trailers.get(name) or self.headers.get(name)
             if expected is not None and checksum.b64() != expected:
-                raise S3Error("BadDigest", f"The {name[len('x-amz-checksum-'):].upper()} you "
-                              "specified did not match the calculated checksum.", 400)
+                raise _bad_digest(name)
         if self.sha256 and self.headers["x-amz-content-sha256"] != self.sha256.hexdigest():
             raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' "
                           "header does not match what was computed.", 400)
@@ -169,3 +172,33 @@ class RequestBody:
         if self.size is not None and size != self.size:
             raise S3Error("IncompleteBody", "The decoded body is not as long as declared.", 400)
         self.check.verify(md5_hex)
+
+
+def _bad_digest(checksum_header: str) -> S3Error:
+    return S3Error("BadDigest", f"The {checksum_header[len('x-amz-checksum-'):].upper()} you "
+                   "specified did not match the calculated checksum.", 400)
+
+
+# The checksums of a whole multipart object that S3 can check (ChecksumType FULL_OBJECT).
+FULL_OBJECT_CHECKSUMS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme")
+
+
+def full_object_check(headers) -> Callable[[Path], None] | None:
+    """The check a CompleteMultipartUpload asks for with a checksum of the whole object:
+    a function that reads the assembled file and raises BadDigest unless it matches.
+    None without one, or with a composite checksum (`…-N`, a checksum of the parts'
+    checksums: elmr keeps none of those; each part was verified as it came)."""
+    for name in FULL_OBJECT_CHECKSUMS:
+        expected = headers.get(name)
+        if expected and not re.search(r"-\d+$", expected):
+            return functools.partial(_verify_file, name, expected)
+    return None
+
+
+def _verify_file(checksum_header: str, expected: str, path: Path) -> None:
+    checksum = CHECKSUMS[checksum_header]()
+    with open(path, "rb") as assembled:
+        while data := assembled.read(8 * CHUNK):
+            checksum.update(data)
+    if checksum.b64() != expected:
+        raise _bad_digest(checksum_header)

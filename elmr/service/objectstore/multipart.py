@@ -191,9 +191,12 @@ def _checked_parts(stored: dict, requested: list[tuple[int, str]]) -> list[Uploa
 
 
 def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]],
-             condition: WriteCondition = NO_CONDITION) -> objects.ObjectView:
-    """The object from the chosen parts, if `condition` holds; the upload goes with
-    it. Refused (a part missing, a condition failed), the upload stays as it was."""
+             condition: WriteCondition = NO_CONDITION,
+             verify_object: Callable[[Path], None] | None = None) -> objects.ObjectView:
+    """The object from the chosen parts, if `condition` holds and `verify_object`
+    (given the assembled file: a checksum of the whole object) does not raise; the
+    upload goes with it. Refused (a part missing, a condition failed, a checksum that
+    does not match), the upload stays as it was."""
     upload = require_upload(ctx, bucket, upload_id)
     stored = {part.part_number: part for part in _parts(ctx, upload_id)}
     chosen = _checked_parts(stored, requested)
@@ -208,6 +211,8 @@ def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str, request
         else:
             staged, size = storage.concatenate(objects.bucket_dir(ctx, bucket),
                                                [_extent(directory, upload, part) for part in chosen])
+        if verify_object is not None:
+            _verify_staged(staged, verify_object)
         combined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
         view = objects.put_object(ctx, bucket, key, staged, "", size, upload.content_type,
                                   upload.user_metadata, etag=f"{combined}-{len(chosen)}", condition=condition)
@@ -217,6 +222,14 @@ def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str, request
         _slot_writers.unseal(upload_id)
     _forget(ctx, bucket, upload_id)
     return view
+
+
+def _verify_staged(staged: Path, verify_object: Callable[[Path], None]) -> None:
+    try:
+        verify_object(staged)
+    except BaseException:
+        staged.unlink(missing_ok=True)  # the parts stay: the upload can still be completed
+        raise
 
 
 def _assembled_in_slots(upload: MultipartUpload, chosen: list[UploadedPart], assembly: Path) -> bool:
