@@ -155,7 +155,18 @@ def _print_round_ratios(title: str, mine: list[dict], reference: list[dict], met
           + ", ".join(f"{theirs[metric]:.0f}" for theirs in reference))
 
 
+def _with_botocores_own_signer() -> None:
+    """Run again with boto3 as `pip install boto3` gives it. elmr's venv holds awscrt
+    (the server's CRC32C and CRC64NVME), and where awscrt imports botocore signs with
+    its CRT signer, whose payload hashing cost the client ~3 s more CPU per GiB of
+    signed PUT on this machine (a 1 GiB PUT to elmr 204-265 MiB/s, against 389-403
+    with botocore's own signer). BOTO_DISABLE_CRT is read when botocore is imported."""
+    if os.environ.get("BOTO_DISABLE_CRT") != "true":
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "BOTO_DISABLE_CRT": "true"})
+
+
 def main() -> int:
+    _with_botocores_own_signer()
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large-mib", type=int, default=1024)
