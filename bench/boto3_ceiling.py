@@ -1,8 +1,10 @@
-"""How fast boto3 itself can download on this machine: a fake S3 server that answers
-HeadObject and ranged GetObject for any key from bytes in memory (no disk, no auth, no
-checksums) in a process of its own. boto3's `download_file` from it is what boto3
-reaches when the server costs next to nothing, a ceiling for any real server's GET
-through boto3; s3_throughput.py samples it beside each of elmr's GETs."""
+"""How fast boto3 itself can download and upload on this machine: a fake S3 server
+that answers HeadObject and ranged GetObject for any key from bytes in memory, and
+takes multipart uploads by reading each part's body and dropping it (no disk, no
+auth, no checksums, no hashing), in a process of its own. boto3's `download_file` and
+`upload_file` with it are what boto3 reaches when the server costs next to nothing,
+ceilings for any real server's GET and PUT through boto3; s3_throughput.py samples
+them beside each of elmr's."""
 
 import os
 import signal
@@ -34,6 +36,27 @@ class InMemoryFakeS3Handler(BaseHTTPRequestHandler):
             count = min(end + 1 - start, len(self.block) - offset)
             self.wfile.write(self.block[offset:offset + count])
             start += count
+
+    def do_PUT(self) -> None:
+        """PutObject or UploadPart: the body read and dropped."""
+        remaining = int(self.headers.get("Content-Length", "0"))
+        while remaining > 0:
+            remaining -= len(self.rfile.read(min(remaining, 1024 * 1024)))
+        self._answer(200, 0, {})
+
+    def do_POST(self) -> None:
+        """CreateMultipartUpload (`?uploads`) or CompleteMultipartUpload (`?uploadId=`)."""
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        bucket, _, key = self.path.split("?")[0].lstrip("/").partition("/")
+        if self.path.endswith("?uploads"):
+            result = (f"<InitiateMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{key}</Key>"
+                      "<UploadId>fake</UploadId></InitiateMultipartUploadResult>")
+        else:
+            result = (f"<CompleteMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{key}</Key>"
+                      '<ETag>"fake-1"</ETag></CompleteMultipartUploadResult>')
+        document = f'<?xml version="1.0" encoding="UTF-8"?>\n{result}'.encode()
+        self._answer(200, len(document), {"Content-Type": "application/xml"})
+        self.wfile.write(document)
 
     def _answer(self, status: int, length: int, headers: dict) -> None:
         self.send_response(status)

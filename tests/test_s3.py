@@ -469,6 +469,13 @@ def test_file_written_into_the_bucket_dir_is_an_object(server, s3, bucket):
     assert [(o["Key"], o["Size"], o["ETag"]) for o in listed] == [
         ("out/part-00000", 10, f'"{hashlib.md5(b"from spark").hexdigest()}"')]
     assert s3.get_object(Bucket=bucket, Key="out/part-00000")["Body"].read() == b"from spark"
+    # Spark writes it again, then deletes it: the recorded row follows the file.
+    written.write_bytes(b"from spark, again")
+    again = s3.get_object(Bucket=bucket, Key="out/part-00000")
+    assert (again["Body"].read(), again["ETag"]) == (b"from spark, again",
+                                                     f'"{hashlib.md5(b"from spark, again").hexdigest()}"')
+    written.unlink()
+    assert code_of(s3.get_object, Bucket=bucket, Key="out/part-00000") == "NoSuchKey"
 
 
 def hadoop_checksum(data: bytes, bytes_per_checksum: int = 512) -> bytes:
