@@ -607,6 +607,17 @@ def test_aws_cli_mb_cp_sync_ls_rm_presign(server, tmp_path):
     assert "input.csv" not in server.aws("s3", "ls", "--recursive", "s3://cli-data").stdout
 
 
+def test_listings_and_headers_give_the_same_time_and_sync_settles(server, s3, bucket, tmp_path):
+    """S3 keeps whole seconds: an object's LastModified in a listing is its Last-Modified
+    header, and a second `aws s3 sync --exact-timestamps` has nothing to download."""
+    s3.put_object(Bucket=bucket, Key="synced/a.txt", Body=b"a")
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"][0]["LastModified"]
+    assert listed == s3.head_object(Bucket=bucket, Key="synced/a.txt")["LastModified"]
+    local = tmp_path / "local"
+    assert "download:" in server.aws("s3", "sync", "--exact-timestamps", f"s3://{bucket}/synced/", str(local)).stdout
+    assert server.aws("s3", "sync", "--exact-timestamps", f"s3://{bucket}/synced/", str(local)).stdout == ""
+
+
 def test_aws_cli_and_boto3_need_no_endpoint_after_elmr_env(server):
     """`eval "$(elmr env)"` points `aws s3` and boto3's s3 client at elmr, as it does
     `aws emr`: nothing here passes an endpoint."""

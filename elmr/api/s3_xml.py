@@ -20,7 +20,10 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """S3's timestamps in XML: whole seconds, as its Last-Modified header has them
+    (`aws s3 sync --exact-timestamps` compares a listing's time with the mtime a
+    download was given from the header: milliseconds here made it download again)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _xml(root: str, body: str, status: int = 200) -> Response:
