@@ -2,6 +2,7 @@
 hand out real boto3 clients and AWS CLI runs against it. Every process a test
 starts is stopped by the fixture that started it, by PID."""
 
+import hashlib
 import json
 import os
 import signal
@@ -106,6 +107,41 @@ def race_to_create(s3, bucket: str, key: str, writers: int = 8) -> tuple[list[st
     with ThreadPoolExecutor(writers) as pool:
         outcomes = list(pool.map(create, range(writers)))
     return outcomes, s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def read_while_overwriting(s3, bucket: str, key: str, reads: int = 1200) -> list[str]:
+    """Two writers replace the object at `key` again and again (bodies of three sizes)
+    while four readers GET it `reads` times in all. Returns the answers whose bytes are
+    not the object their ETag and Content-Length name."""
+    bodies = [b"a" * 1024 * 1024, b"b" * 2 * 1024 * 1024, b"c" * 512 * 1024]
+    s3.put_object(Bucket=bucket, Key=key, Body=bodies[0])
+    reading = threading.Event()
+    reading.set()
+
+    def overwrite(first: int) -> None:
+        n = first
+        while reading.is_set():
+            s3.put_object(Bucket=bucket, Key=key, Body=bodies[n % len(bodies)])
+            n += 1
+
+    def read(times: int) -> list[str]:
+        wrong = []
+        for _ in range(times):
+            answer = s3.get_object(Bucket=bucket, Key=key)
+            data = answer["Body"].read()
+            if hashlib.md5(data).hexdigest() != answer["ETag"].strip('"') or len(data) != answer["ContentLength"]:
+                wrong.append(f"{answer['ETag']} {answer['ContentLength']}: {len(data)} bytes of {data[:1]!r}")
+        return wrong
+
+    with ThreadPoolExecutor(6) as pool:
+        writers = [pool.submit(overwrite, first) for first in (0, 1)]
+        readers = [pool.submit(read, reads // 4) for _ in range(4)]
+        try:
+            return [mismatch for reader in readers for mismatch in reader.result()]
+        finally:
+            reading.clear()
+            for writer in writers:
+                writer.result()
 
 
 @pytest.fixture(scope="session")

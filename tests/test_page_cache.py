@@ -46,9 +46,11 @@ def test_a_range_read_across_several_drops_comes_back_whole(tmp_path, flush_ever
     stored = tmp_path / "object"
     body = os.urandom(9 * MIB + 77)
     stored.write_bytes(body)
-    assert b"".join(storage.FileRange(stored, 0, len(body) - 1)) == body
+    with storage.FileRange(open(stored, "rb"), 0, len(body) - 1) as whole:
+        assert b"".join(whole) == body
     start, end = MIB + 5, 8 * MIB + 3
-    assert b"".join(storage.FileRange(stored, start, end)) == body[start:end + 1]
+    with storage.FileRange(open(stored, "rb"), start, end) as part:
+        assert b"".join(part) == body[start:end + 1]
     assert stored.read_bytes() == body
 
 

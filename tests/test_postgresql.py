@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from conftest import ElmrServer, free_port, race_to_create, wait_for
+from conftest import ElmrServer, free_port, race_to_create, read_while_overwriting, wait_for
 
 INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
@@ -74,9 +74,10 @@ def test_server_runs_on_postgresql_and_keeps_state_across_restarts(tmp_path, pos
         server.stop_everything()
 
 
-def test_conditional_writes_hold_against_concurrent_writers_on_postgresql(tmp_path, postgresql_url):
+def test_concurrent_writers_and_readers_of_a_key_on_postgresql(tmp_path, postgresql_url):
     """PostgreSQL lets writers run side by side (SQLite takes one at a time): writers
-    of one key must still see each other, or two creators could both succeed."""
+    of one key must still see each other, or two creators could both succeed; and a
+    reader must get one whole object while writers replace it."""
     server = ElmrServer(tmp_path / "data", free_port(),
                         extra_args=("--database-url", postgresql_url, "--max-local-nodes", "0"))
     server.data_dir.mkdir()
@@ -89,5 +90,7 @@ def test_conditional_writes_hold_against_concurrent_writers_on_postgresql(tmp_pa
             outcomes, stored = race_to_create(s3, "race", f"created-once-{attempt}")
             winners = [outcome for outcome in outcomes if outcome != "PreconditionFailed"]
             assert len(winners) == 1 and stored.decode() == winners[0], outcomes
+        # Readers of a key being overwritten each get one whole object.
+        assert read_while_overwriting(s3, "race", "hot") == []
     finally:
         server.stop_everything()

@@ -44,7 +44,8 @@ def serve(monkeypatch):
 
 def _file_app(path: Path, start: int, end: int, content_length: int):
     def app(environ, start_response):
-        response = Response(FileRange(path, start, end), direct_passthrough=True,
+        opened = open(path, "rb")  # noqa: SIM115 (the FileRange owns it; the server closes the response)
+        response = Response(FileRange(opened, start, end), direct_passthrough=True,
                             headers={"Content-Length": str(content_length)})
         return response(environ, start_response)
     return app

@@ -53,8 +53,8 @@ class ElmrApp:
                 AGENT_LOGS(self.ctx, request.args.to_dict(), request.get_data())
                 return Response("{}", content_type="application/json")
             if request.method == "GET" and request.path == OBJECT_PATH:
-                found = AGENT_OBJECT(self.ctx, request.args.to_dict())
-                return Response(FileRange(found.path, 0, found.size - 1), direct_passthrough=True,
+                found, opened = AGENT_OBJECT(self.ctx, request.args.to_dict())
+                return Response(FileRange(opened, 0, found.size - 1), direct_passthrough=True,
                                 content_type="application/octet-stream",
                                 headers={"Content-Length": str(found.size)})
             target = request.headers.get("X-Amz-Target", "")

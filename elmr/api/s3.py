@@ -181,14 +181,14 @@ class S3Api:
     def _copy(self, request: Request, bucket: str, key: str) -> Response:
         condition = _write_condition(request)
         source_bucket, source_key = s3_xml.copy_source(request.headers["x-amz-copy-source"])
-        source = objects.head_object(self.ctx, source_bucket, source_key)
+        source, opened = objects.open_object(self.ctx, source_bucket, source_key)
         replace = request.headers.get("x-amz-metadata-directive", "COPY") == "REPLACE"
-        if source_bucket == bucket and source_key == key and not replace:
-            raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy "
-                          "an object to itself without changing the object's metadata.", 400)
-        staged, md5_hex, size = storage.write_staged(
-            objects.bucket_dir(self.ctx, bucket), storage.FileRange(source.path, 0, source.size - 1),
-            sync=False)  # put_object syncs it
+        with storage.FileRange(opened, 0, source.size - 1) as source_bytes:
+            if source_bucket == bucket and source_key == key and not replace:
+                raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy "
+                              "an object to itself without changing the object's metadata.", 400)
+            staged, md5_hex, size = storage.write_staged(objects.bucket_dir(self.ctx, bucket), source_bytes,
+                                                         sync=False)  # put_object syncs it
         content_type = request.headers.get("Content-Type") if replace else source.content_type
         metadata = _user_metadata(request) if replace else source.user_metadata
         stored = objects.put_object(self.ctx, bucket, key, staged, md5_hex, size, content_type, metadata,
@@ -196,26 +196,35 @@ class S3Api:
         return s3_xml.copy_result(stored.etag, stored.last_modified)
 
     def _get(self, request: Request, bucket: str, key: str, head: bool) -> Response:
-        found = objects.head_object(self.ctx, bucket, key)
+        found, opened = objects.open_object(self.ctx, bucket, key)
+        try:
+            status, start, end, headers = self._object_answer(request, found, head)
+        except BaseException:
+            opened.close()
+            raise
+        # The response closes the file (werkzeug sends no body for HEAD or 304).
+        response = Response(storage.FileRange(opened, start, end), status=status, headers=headers,
+                            direct_passthrough=True)
+        if status != 304:
+            response.headers["Content-Type"] = found.content_type
+        return response
+
+    def _object_answer(self, request: Request, found: objects.ObjectView, head: bool) -> tuple[int, int, int, dict]:
+        """A GET's or HEAD's status, byte range and headers."""
         etag = f'"{found.etag}"'
-        not_modified = s3_xml.check_preconditions(request, etag, found.last_modified)
+        if s3_xml.check_preconditions(request, etag, found.last_modified):
+            return 304, 0, -1, {"ETag": etag}
         headers = {"ETag": etag, "Last-Modified": _http_date(found.last_modified),
                    "Accept-Ranges": "bytes", "Content-Type": found.content_type,
                    **{f"x-amz-meta-{k}": v for k, v in found.user_metadata.items()}}
-        if not_modified:
-            return Response(status=304, headers={"ETag": etag})
         start, end, status = 0, found.size - 1, 200
         byte_range = request.headers.get("Range")
         if byte_range and not head:
             start, end = s3_xml.parse_range(byte_range, found.size)
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{found.size}"
-        length = max(0, end - start + 1)
-        headers["Content-Length"] = str(length if not head else found.size)
-        body = [] if head or length == 0 else storage.FileRange(found.path, start, end)
-        response = Response(body, status=status, headers=headers, direct_passthrough=True)
-        response.headers["Content-Type"] = found.content_type
-        return response
+        headers["Content-Length"] = str(max(0, end - start + 1) if not head else found.size)
+        return status, start, end, headers
 
     def _multipart(self, request: Request, bucket: str, key: str) -> Response:
         method, args = request.method, request.args
@@ -228,12 +237,13 @@ class S3Api:
             part_number = s3_xml.part_number(args.get("partNumber"))
             if "x-amz-copy-source" in request.headers:
                 source_bucket, source_key = s3_xml.copy_source(request.headers["x-amz-copy-source"])
-                source = objects.head_object(self.ctx, source_bucket, source_key)
-                start, end = 0, source.size - 1
-                if request.headers.get("x-amz-copy-source-range"):
-                    start, end = s3_xml.parse_range(request.headers["x-amz-copy-source-range"], source.size)
-                part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, end - start + 1,
-                                             storage.FileRange(source.path, start, end))
+                source, opened = objects.open_object(self.ctx, source_bucket, source_key)
+                with opened:
+                    start, end = 0, source.size - 1
+                    if request.headers.get("x-amz-copy-source-range"):
+                        start, end = s3_xml.parse_range(request.headers["x-amz-copy-source-range"], source.size)
+                    part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, end - start + 1,
+                                                 storage.FileRange(opened, start, end))
                 return s3_xml.copy_part_result(part.etag, part.last_modified)
             body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
             part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, body.size, body.chunks,

@@ -3,6 +3,7 @@ script-runner scripts given as s3:// paths. The agent holds no S3 credentials, o
 its node's token; a node of a live cluster may read any object, as an EMR cluster's
 instance role usually may."""
 
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 from elmr.agent.protocol import OBJECT_STORE_SCHEMES
@@ -22,7 +23,8 @@ def split_object_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, key
 
 
-def object_for_node(ctx: ServiceContext, query: dict) -> objects.ObjectView:
+def object_for_node(ctx: ServiceContext, query: dict) -> tuple[objects.ObjectView, BinaryIO]:
+    """The object a node asks for, and its file opened (objects.open_object)."""
     with ctx.store.transaction() as session:
         node = authenticated_node(session, query.get("instance_id"), query.get("token"))
         if node.state == "TERMINATED":
@@ -30,6 +32,6 @@ def object_for_node(ctx: ServiceContext, query: dict) -> objects.ObjectView:
     uri = query.get("uri", "")
     bucket, key = split_object_uri(uri)
     try:
-        return objects.head_object(ctx, bucket, key)
+        return objects.open_object(ctx, bucket, key)
     except S3Error as error:  # the agent names the failure in the step or bootstrap message
         raise InvalidRequestException(f"{uri}: {error.message} ({error.code})") from None

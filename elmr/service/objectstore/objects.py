@@ -3,11 +3,13 @@ object_models.py. What Spark wrote through s3:// has no row yet; it gets one (ET
 and size from the file) the first time it is listed or read."""
 
 import hashlib
+import os
 import re
 import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
@@ -123,12 +125,13 @@ class ObjectView:
     user_metadata: dict
     last_modified: datetime
     path: Path
+    mtime_ns: int  # the file's, when these were recorded: a file with another is not this object
 
 
 def _view(row, path: Path) -> ObjectView:
     """From a StoredObject, or a Core row of its columns."""
     return ObjectView(row.key, row.etag, row.size, row.content_type, dict(row.user_metadata),
-                      row.last_modified, path)
+                      row.last_modified, path, row.file_mtime_ns)
 
 
 def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
@@ -144,6 +147,29 @@ def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
         if view is not None:
             return view
     return _head_object_recording(ctx, bucket, key)
+
+
+# Lookups an open_object makes before giving up on an object rewritten under it.
+_OPEN_ATTEMPTS = 5
+
+
+def open_object(ctx: ServiceContext, bucket: str, key: str) -> tuple[ObjectView, BinaryIO]:
+    """The object's metadata and its file, opened: what is read from the handle is the
+    object the metadata describes, even if a PUT replaces the object meanwhile (the
+    handle keeps the file it opened). Opened by path after the lookup, the file could
+    already be the next object: its bytes would go out under the old ETag and length.
+    A file replaced between the lookup and the open is looked up again."""
+    for _ in range(_OPEN_ATTEMPTS):
+        view = head_object(ctx, bucket, key)
+        try:
+            handle = open(view.path, "rb")  # noqa: SIM115 (the caller gets it, and closes it)
+        except FileNotFoundError:
+            continue  # replaced or deleted in between: the next lookup says which
+        file_stat = os.fstat(handle.fileno())
+        if (file_stat.st_size, file_stat.st_mtime_ns) == (view.size, view.mtime_ns):
+            return view, handle
+        handle.close()
+    raise S3Error("SlowDown", "Please reduce your request rate.", 503, Key=key)
 
 
 def _view_if_unchanged(ctx: ServiceContext, row) -> ObjectView | None:
@@ -162,9 +188,11 @@ def _view_if_unchanged(ctx: ServiceContext, row) -> ObjectView | None:
 
 def _head_object_recording(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
     """head_object for a file the store has no up-to-date row of: the row is written
-    (or removed, if the file went away)."""
+    (or removed, if the file went away). A writer of the key like put_object: a PUT
+    that has placed its file but not yet recorded it is waited for."""
     with ctx.store.transaction() as session:
         _require_bucket(session, bucket)
+        _one_writer_of_the_key(session.connection(), bucket, key)
         row = session.get(StoredObject, (bucket, key))
         found = _file_of(ctx, bucket, key, row.location if row else None)
         if found is None:
@@ -268,7 +296,7 @@ def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, con
     else:
         connection.execute(_UPDATE_OBJECT, {**object_key, **values})
     return ObjectView(key, values["etag"], size, values["content_type"], dict(user_metadata), last_modified,
-                      written.path)
+                      written.path, written.mtime_ns)
 
 
 def delete_object(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition = NO_CONDITION) -> None:

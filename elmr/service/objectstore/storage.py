@@ -13,7 +13,7 @@ import termios
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, Self
 
 from elmr.service.objectstore import hadoop_checksums, keys
 from elmr.service.objectstore.errors import S3Error
@@ -220,17 +220,31 @@ class FileRange:
     server iterates it in chunks; elmr's server sends it with sendfile instead
     (api/sendfile.py), the kernel copying from the page cache to the socket without
     the bytes passing through Python. A large range is dropped from the page cache
-    behind the reader either way (page_cache.py says why)."""
+    behind the reader either way (page_cache.py says why).
 
-    def __init__(self, path: Path, start: int, end: int):
-        self.path, self.start, self.length = path, start, max(0, end - start + 1)
+    The file comes opened (objects.open_object): the bytes sent are those of the file
+    the object's metadata was checked against, even if a PUT replaces the object
+    meanwhile. The range owns it from then on: close() (a WSGI server's, or the end
+    of a `with` block) closes it."""
+
+    def __init__(self, handle: BinaryIO, start: int, end: int):
+        self.handle, self.start, self.length = handle, start, max(0, end - start + 1)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.handle.close()
 
     def __iter__(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as handle, DropBehind(handle.fileno(), self.start) as behind:
-            handle.seek(self.start)
+        with DropBehind(self.handle.fileno(), self.start) as behind:
+            self.handle.seek(self.start)
             remaining = self.length
             while remaining > 0:
-                chunk = handle.read(min(CHUNK, remaining))
+                chunk = self.handle.read(min(CHUNK, remaining))
                 if not chunk:
                     return
                 remaining -= len(chunk)
@@ -240,10 +254,10 @@ class FileRange:
     def send_to(self, sock: socket.socket) -> int:
         """Send the range down `sock`; returns the bytes sent, fewer than the length
         only if the file is shorter than the range."""
-        with open(self.path, "rb") as handle, DropBehind(handle.fileno(), self.start) as behind:
+        with DropBehind(self.handle.fileno(), self.start) as behind:
             offset, remaining = self.start, self.length
             while remaining > 0:
-                sent = sock.sendfile(handle, offset, min(SEND_CHUNK, remaining))
+                sent = sock.sendfile(self.handle, offset, min(SEND_CHUNK, remaining))
                 if sent == 0:
                     break
                 offset, remaining = offset + sent, remaining - sent
