@@ -284,7 +284,7 @@ def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, con
     if condition:
         condition.check(conditions.current_etag(found, old_file[0] if old_file else None))
     synced.result()  # on the disk before it becomes the object
-    written = storage.place(bucket_dir(ctx, bucket), key, staged)
+    written = storage.place(bucket_dir(ctx, bucket), key, staged, _mtime_ns(old_file[0]) if old_file else None)
     if old_file is not None and old_file[0] != written.path:
         storage.remove(bucket_dir(ctx, bucket), old_file[0])
     last_modified = datetime.fromtimestamp(written.mtime_ns / 1e9, timezone.utc)
@@ -297,6 +297,13 @@ def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, con
         connection.execute(_UPDATE_OBJECT, {**object_key, **values})
     return ObjectView(key, values["etag"], size, values["content_type"], dict(user_metadata), last_modified,
                       written.path, written.mtime_ns)
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def delete_object(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition = NO_CONDITION) -> None:

@@ -173,9 +173,17 @@ def _can_place(path: Path, bucket_dir: Path) -> bool:
     return True
 
 
-def place(bucket_dir: Path, key: str, staged: Path) -> Written:
+def place(bucket_dir: Path, key: str, staged: Path, replaced_mtime_ns: int | None = None) -> Written:
     """Move a staged file to the key's location, atomically. A checksum file Hadoop
-    kept for the old bytes goes first: Spark would refuse the new ones against it."""
+    kept for the old bytes goes first: Spark would refuse the new ones against it.
+    `replaced_mtime_ns`: the mtime of the file it replaces; the new one gets a later
+    one, so that size and mtime tell an object's versions apart (readers check the
+    file they opened by them: objects.open_object) even within one tick of the
+    filesystem's clock (ext4's is coarse: ~4 ms)."""
+    if replaced_mtime_ns is not None:
+        staged_stat = os.stat(staged)
+        if staged_stat.st_mtime_ns <= replaced_mtime_ns:
+            os.utime(staged, ns=(staged_stat.st_atime_ns, replaced_mtime_ns + 1))
     path = keys.plain_path(bucket_dir, key)
     location = "plain"
     if path is None or not _can_place(path, bucket_dir):
