@@ -1,7 +1,7 @@
 """Benchmark: S3 PUT and GET through boto3 against elmr's embedded object store and
 against moto_server (the local S3 most people use), with plain file copies on the
-same disk as the floor, in one run; and boto3's own download ceiling against a server
-that costs next to nothing (boto3_ceiling.py).
+same disk as the floor, in one run; and boto3's own upload and download ceilings
+against a server that costs next to nothing (boto3_ceiling.py).
 
 Workloads: N small objects of 64 KiB (operations per second) and one large object
 (MiB per second). The large transfers run in rounds, the floor's, elmr's and the
