@@ -3,7 +3,9 @@ checksum a client may send, side by side in one run. CRC32 is boto3's and the AW
 v1's default, CRC64NVME the AWS CLI v2's; the server verifies whichever comes, so an
 upload should not get slower for the algorithm the client happened to pick. Prints
 each algorithm's MiB/s (median of the rounds; the algorithms alternate within each
-round) and its ratio to CRC32. Run:
+round) and its ratio to CRC32. boto3 runs here with awscrt (it needs it to compute a
+CRC64NVME at all), so botocore signs with its CRT signer: the figures are not
+comparable with s3_throughput.py's, which runs botocore's own signer. Run:
     .venv/bin/python bench/s3_checksums.py [--mib 256] [--repeats 3]
 """
 
