@@ -30,12 +30,10 @@ def _write_condition(request: Request) -> WriteCondition:
     write, and elmr has none of DeleteObject's directory-bucket conditions."""
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and if_none_match.strip() != "*":
-        raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
-                      501, Header="If-None-Match")
+        raise s3_xml.not_implemented_condition("If-None-Match")
     for header in ("x-amz-if-match-last-modified-time", "x-amz-if-match-size"):
         if header in request.headers:
-            raise S3Error("NotImplemented", "A header you provided implies functionality that is not "
-                          "implemented", 501, Header=header)
+            raise s3_xml.not_implemented_condition(header)
     return WriteCondition(request.headers.get("If-Match"), if_none_match is not None)
 
 

@@ -132,6 +132,14 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def not_implemented_condition(header: str | None = None) -> S3Error:
+    """S3's answer to a condition elmr does not have (If-None-Match other than `*` on a
+    write, the directory-bucket conditions on a delete's time or size)."""
+    details = {"Header": header} if header else {}
+    return S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
+                   501, **details)
+
+
 def parse_delete(document: bytes) -> tuple[bool, list[tuple[str, str | None, str | None]]]:
     """(Quiet, [(key, the ETag it must still have, the version named; each None
     where the request gives none)])."""
@@ -143,8 +151,7 @@ def parse_delete(document: bytes) -> tuple[bool, list[tuple[str, str | None, str
         elif _local(child.tag) == "Object":
             fields = {_local(field.tag): field.text or "" for field in child}
             if "LastModifiedTime" in fields or "Size" in fields:
-                raise S3Error("NotImplemented", "A header you provided implies functionality that is not "
-                              "implemented", 501)
+                raise not_implemented_condition()
             requested.append((fields.get("Key", ""), fields.get("ETag"), fields.get("VersionId")))
     return quiet, requested
 

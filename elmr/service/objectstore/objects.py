@@ -89,6 +89,12 @@ def delete_bucket(ctx: ServiceContext, bucket: str) -> None:
     directory.rmdir()
 
 
+def _path_at(directory: Path, key: str, location: str) -> Path | None:
+    """Where the key's file is at `location` ("plain" or "encoded"); None if it
+    cannot be plain."""
+    return keys.plain_path(directory, key) if location == "plain" else keys.encoded_path(directory, key)
+
+
 def _file_of(ctx: ServiceContext, bucket: str, key: str, recorded_location: str | None) -> tuple[Path, str] | None:
     directory = bucket_dir(ctx, bucket)
     candidates = []
@@ -96,7 +102,7 @@ def _file_of(ctx: ServiceContext, bucket: str, key: str, recorded_location: str 
         candidates.append(recorded_location)
     candidates += [loc for loc in ("plain", "encoded") if loc not in candidates]
     for location in candidates:
-        path = keys.plain_path(directory, key) if location == "plain" else keys.encoded_path(directory, key)
+        path = _path_at(directory, key, location)
         if path is not None and path.is_file():
             return path, location
     return None
@@ -174,8 +180,7 @@ def open_object(ctx: ServiceContext, bucket: str, key: str) -> tuple[ObjectView,
 
 def _view_if_unchanged(ctx: ServiceContext, row) -> ObjectView | None:
     """The view of a recorded object whose file is still the one recorded, else None."""
-    directory = bucket_dir(ctx, row.bucket)
-    path = keys.plain_path(directory, row.key) if row.location == "plain" else keys.encoded_path(directory, row.key)
+    path = _path_at(bucket_dir(ctx, row.bucket), row.key, row.location)
     try:
         file_stat = path.stat() if path is not None else None
     except OSError:
