@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import ElmrServer, free_port, race_to_create, read_while_overwriting, wait_for
+from conftest import REPO_ROOT, ElmrServer, free_port, race_to_create, read_while_overwriting, wait_for
 from elmr.agent.protocol import OBJECT_PATH
 
 
@@ -691,29 +691,60 @@ def test_a_second_server_on_the_same_data_dir_refuses_to_start(tmp_path):
         first.stop_everything()
 
 
-def test_s3fs_and_pandas(server, s3, bucket):
-    """fsspec's s3fs and pandas, configured only with the endpoint and the keys."""
-    import pandas as pd
-    import s3fs
+S3FS_VENV_PYTHON = REPO_ROOT / ".venv-s3fs" / "bin" / "python"
+S3FS_CLIENT = """
+import json, sys
+import pandas as pd
+import s3fs
 
+bucket, options = sys.argv[1], json.loads(sys.argv[2])
+fs = s3fs.S3FileSystem(**options)
+with fs.open(f"{bucket}/notes/a.txt", "wb") as written:
+    written.write(b"written by s3fs")
+sys.stdin.readline()  # the test has put notes/b.txt with boto3
+report = {"b": fs.cat(f"{bucket}/notes/b.txt").decode(), "listed": sorted(fs.ls(f"{bucket}/notes")),
+          "size": fs.info(f"{bucket}/notes/b.txt")["size"]}
+fs.rm(f"{bucket}/notes/a.txt")
+report["found"] = fs.find(bucket)
+frame = pd.DataFrame({"fruit": ["apple", "pear"], "qty": [3, 2]})
+frame.to_csv(f"s3://{bucket}/frames/fruit.csv", index=False, storage_options=options)
+report["read_back"] = pd.read_csv(f"s3://{bucket}/frames/fruit.csv", storage_options=options).to_dict("list")
+print(json.dumps(report))
+"""
+
+
+def test_s3fs_and_pandas(server, s3, bucket):
+    """fsspec's s3fs and pandas, configured only with the endpoint and the keys. s3fs
+    runs from its own venv (scripts/setup): its aiobotocore pins an older botocore."""
     options = {"key": server.access_key_id, "secret": server.secret_access_key,
                "endpoint_url": server.url, "client_kwargs": {"region_name": "us-east-1"}}
-    fs = s3fs.S3FileSystem(**options)
-    with fs.open(f"{bucket}/notes/a.txt", "wb") as written:
-        written.write(b"written by s3fs")
-    assert s3.get_object(Bucket=bucket, Key="notes/a.txt")["Body"].read() == b"written by s3fs"
-    s3.put_object(Bucket=bucket, Key="notes/b.txt", Body=b"from boto3")
-    assert fs.cat(f"{bucket}/notes/b.txt") == b"from boto3"
-    assert sorted(fs.ls(f"{bucket}/notes")) == [f"{bucket}/notes/a.txt", f"{bucket}/notes/b.txt"]
-    assert fs.info(f"{bucket}/notes/b.txt")["size"] == len(b"from boto3")
-    fs.rm(f"{bucket}/notes/a.txt")
-    assert fs.find(bucket) == [f"{bucket}/notes/b.txt"]
-
-    frame = pd.DataFrame({"fruit": ["apple", "pear"], "qty": [3, 2]})
-    frame.to_csv(f"s3://{bucket}/frames/fruit.csv", index=False, storage_options=options)
+    client = subprocess.Popen([str(S3FS_VENV_PYTHON), "-c", S3FS_CLIENT, bucket, json.dumps(options)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: _object_exists(s3, bucket, "notes/a.txt"), 60, what="s3fs's write")
+        assert s3.get_object(Bucket=bucket, Key="notes/a.txt")["Body"].read() == b"written by s3fs"
+        s3.put_object(Bucket=bucket, Key="notes/b.txt", Body=b"from boto3")
+        output, _ = client.communicate("go\n", timeout=120)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    assert client.returncode == 0
+    report = json.loads(output)
+    assert report["b"] == "from boto3"
+    assert report["listed"] == [f"{bucket}/notes/a.txt", f"{bucket}/notes/b.txt"]
+    assert report["size"] == len(b"from boto3")
+    assert report["found"] == [f"{bucket}/notes/b.txt"]
     assert s3.get_object(Bucket=bucket, Key="frames/fruit.csv")["Body"].read() == b"fruit,qty\napple,3\npear,2\n"
-    read_back = pd.read_csv(f"s3://{bucket}/frames/fruit.csv", storage_options=options)
-    assert read_back.to_dict("list") == {"fruit": ["apple", "pear"], "qty": [3, 2]}
+    assert report["read_back"] == {"fruit": ["apple", "pear"], "qty": [3, 2]}
+
+
+def _object_exists(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError:
+        return False
 
 
 def test_node_object_endpoint_refuses_what_is_not_a_node(server, s3, bucket):

@@ -91,8 +91,8 @@ def test_sparks_own_pi_example(server, cluster):
     [step_id] = run_steps(emr, cluster, spark_step("pi", "--deploy-mode", "client", PI_PY, "10"))
     emr.get_waiter("step_complete").wait(ClusterId=cluster, StepId=step_id, WaiterConfig=WAITER)
     stderr = step_log(server, cluster, step_id, "stderr")
-    scratch = [line.split("Deleting directory ", 1)[1] for line in stderr.splitlines()
-               if "Deleting directory " in line]
+    scratch = [line.split("Created local directory at ", 1)[1] for line in stderr.splitlines()
+               if "Created local directory at " in line]
     assert scratch and all(path.startswith(str(server.data_dir)) for path in scratch), scratch
     step = emr.describe_step(ClusterId=cluster, StepId=step_id)["Step"]
     timeline = step["Status"]["Timeline"]
