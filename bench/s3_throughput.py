@@ -30,7 +30,7 @@ from boto3_ceiling import in_memory_fake_s3
 from botocore.config import Config
 
 from elmr.launcher import ServerProcess, free_port, poll_until, port_answers
-from elmr.service.objectstore import objects
+from elmr.objectstore import objects
 
 SMALL_SIZE = 64 * 1024
 # 1 MiB reads of a download's body instead of s3transfer's 256 KiB: with 256 KiB the

@@ -22,10 +22,10 @@ from elmr.api.socket_reader import Connection
 from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
+from elmr.objectstore.objects import buckets_root
+from elmr.objectstore.storage import sweep_staging
 from elmr.providers.local import LocalProvider
 from elmr.service.context import ServiceContext, utc_now
-from elmr.service.objectstore.objects import buckets_root
-from elmr.service.objectstore.storage import sweep_staging
 from elmr.store.db import Store, sqlite_url
 
 SERVER_INFO_FILE = "server.json"

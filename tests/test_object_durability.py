@@ -8,7 +8,7 @@ import os
 import pytest
 
 from elmr.service.context import ServiceContext
-from elmr.service.objectstore import objects, storage
+from elmr.objectstore import objects, storage
 from elmr.store.db import Store, sqlite_url
 
 

@@ -1,6 +1,6 @@
 """Large bodies are flushed to the disk while they arrive and dropped from the page
 cache once flushed, and large ranges are dropped behind their reader
-(elmr/service/objectstore/page_cache.py). What a user relies on: every byte of a
+(elmr/objectstore/page_cache.py). What a user relies on: every byte of a
 body that crossed several flushes or drops is in place and read back whole, and a
 flush that fails turns the write into an error instead of an acknowledged upload."""
 
@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from elmr.service.objectstore import page_cache, storage
+from elmr.api.file_range import FileRange
+from elmr.objectstore import page_cache, storage
 
 MIB = 1024 * 1024
 
@@ -46,10 +47,10 @@ def test_a_range_read_across_several_drops_comes_back_whole(tmp_path, flush_ever
     stored = tmp_path / "object"
     body = os.urandom(9 * MIB + 77)
     stored.write_bytes(body)
-    with storage.FileRange(open(stored, "rb"), 0, len(body) - 1) as whole:
+    with FileRange(open(stored, "rb"), 0, len(body) - 1) as whole:
         assert b"".join(whole) == body
     start, end = MIB + 5, 8 * MIB + 3
-    with storage.FileRange(open(stored, "rb"), start, end) as part:
+    with FileRange(open(stored, "rb"), start, end) as part:
         assert b"".join(part) == body[start:end + 1]
     assert stored.read_bytes() == body
 

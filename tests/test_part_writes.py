@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from elmr.service.objectstore import storage
-from elmr.service.objectstore.errors import S3Error
+from elmr.objectstore import storage
+from elmr.objectstore.errors import S3Error
 
 MIB = 1024 * 1024
 

@@ -25,9 +25,16 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from conftest import (
+    REPO_ROOT,
+    ElmrServer,
+    free_port,
+    race_to_create,
+    read_while_overwriting,
+    wait_for,
+)
 
-from conftest import REPO_ROOT, ElmrServer, free_port, race_to_create, read_while_overwriting, wait_for
-from elmr.agent.protocol import OBJECT_PATH
+from elmr.node_protocol import OBJECT_PATH
 
 
 def s3_client(server, **overrides):

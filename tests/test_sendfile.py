@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from werkzeug.wrappers import Response
 
+from elmr.api import file_range
+from elmr.api.file_range import FileRange
 from elmr.server import _http_server
-from elmr.service.objectstore import storage
-from elmr.service.objectstore.storage import FileRange
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def _file_app(path: Path, start: int, end: int, content_length: int):
 
 
 def test_a_whole_file_and_a_range_arrive_intact_through_sendfile(serve, tmp_path):
-    body = os.urandom(3 * storage.SEND_CHUNK + 4321)  # several sendfile calls
+    body = os.urandom(3 * file_range.SEND_CHUNK + 4321)  # several sendfile calls
     path = tmp_path / "object"
     path.write_bytes(body)
     whole = serve(_file_app(path, 0, len(body) - 1, len(body)))
@@ -61,7 +61,7 @@ def test_a_whole_file_and_a_range_arrive_intact_through_sendfile(serve, tmp_path
     whole.request("GET", "/")  # the connection stays usable for the next request
     assert whole.getresponse().read() == body
 
-    start, end = 1000, 2 * storage.SEND_CHUNK + 17
+    start, end = 1000, 2 * file_range.SEND_CHUNK + 17
     ranged = serve(_file_app(path, start, end, end - start + 1))
     ranged.request("GET", "/")
     assert ranged.getresponse().read() == body[start:end + 1]

@@ -8,14 +8,14 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from elmr.agent import protocol
+from elmr import node_protocol
 
 log = logging.getLogger("elmr.agent.logs")
 
 
 class LogShipper:
-    def __init__(self, spec: protocol.NodeSpec):
-        self.base_url = spec.server_url.rstrip("/") + protocol.LOGS_PATH
+    def __init__(self, spec: node_protocol.NodeSpec):
+        self.base_url = spec.server_url.rstrip("/") + node_protocol.LOGS_PATH
         self.identity = {"instance_id": spec.instance_id, "token": spec.agent_token}
         self.shipped_sizes: dict[Path, int] = {}
 

@@ -14,7 +14,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from elmr.agent import bootstrap, object_fetch, protocol
+from elmr import node_protocol
+from elmr.agent import bootstrap, object_fetch
 from elmr.agent.daemons import Daemon, stop_all
 from elmr.agent.log_shipper import LogShipper
 from elmr.agent.steps import StepRunner
@@ -31,11 +32,11 @@ HEARTBEAT_TIMEOUT_S = 5.0
 class HeartbeatSender:
     """POSTs heartbeats; a server that does not answer is logged, never fatal."""
 
-    def __init__(self, spec: protocol.NodeSpec):
-        self.url = spec.server_url.rstrip("/") + protocol.HEARTBEAT_PATH
+    def __init__(self, spec: node_protocol.NodeSpec):
+        self.url = spec.server_url.rstrip("/") + node_protocol.HEARTBEAT_PATH
         self.server_was_reachable = True
 
-    def send(self, heartbeat: protocol.Heartbeat) -> protocol.HeartbeatReply | None:
+    def send(self, heartbeat: node_protocol.Heartbeat) -> node_protocol.HeartbeatReply | None:
         request = urllib.request.Request(
             self.url, data=heartbeat.to_json(), method="POST",
             headers={"Content-Type": "application/json"},
@@ -51,14 +52,14 @@ class HeartbeatSender:
         if not self.server_was_reachable:
             log.info("server reachable again")
         self.server_was_reachable = True
-        return protocol.HeartbeatReply(
+        return node_protocol.HeartbeatReply(
             shutdown=bool(reply.get("shutdown")),
             run_steps=list(reply.get("run_steps") or []),
             cancel_steps=list(reply.get("cancel_steps") or []),
         )
 
 
-def node_env(spec: protocol.NodeSpec, node_dir: Path) -> dict:
+def node_env(spec: node_protocol.NodeSpec, node_dir: Path) -> dict:
     """The environment of everything the node runs (bootstrap actions, daemons and
     the executors they start, steps): Spark's settings plus who this node is, as
     EMR's /mnt/var/lib/info tells its scripts."""
@@ -69,7 +70,7 @@ def node_env(spec: protocol.NodeSpec, node_dir: Path) -> dict:
     return env
 
 
-def _daemon_for(spec: protocol.NodeSpec, node_dir: Path) -> Daemon:
+def _daemon_for(spec: node_protocol.NodeSpec, node_dir: Path) -> Daemon:
     env = node_env(spec, node_dir)
     logs = node_dir / "logs"
     if spec.role == "MASTER":
@@ -84,7 +85,7 @@ def _daemon_for(spec: protocol.NodeSpec, node_dir: Path) -> Daemon:
                   f"http://{spec.address}:{ui_port}")
 
 
-def _history_server_for(spec: protocol.NodeSpec, node_dir: Path) -> Daemon:
+def _history_server_for(spec: node_protocol.NodeSpec, node_dir: Path) -> Daemon:
     """Keeps finished applications browsable from their event logs."""
     ui_port = spec.ports["spark_history_ui"]
     env = node_env(spec, node_dir)
@@ -97,7 +98,7 @@ def _history_server_for(spec: protocol.NodeSpec, node_dir: Path) -> Daemon:
 class NodeAgent:
     def __init__(self, node_dir: Path):
         self.node_dir = node_dir
-        self.spec = protocol.NodeSpec.read(node_dir)
+        self.spec = node_protocol.NodeSpec.read(node_dir)
         self.sender = HeartbeatSender(self.spec)
         self.shipper = LogShipper(self.spec)
         self.daemon = _daemon_for(self.spec, node_dir)
@@ -105,7 +106,7 @@ class NodeAgent:
         self.history_server = _history_server_for(self.spec, node_dir) if self.is_master else None
         self.step_runner = StepRunner(node_dir, node_env(self.spec, node_dir), self.fetch_object)
         self.listed_steps: set[str] = set()
-        self.phase = protocol.PHASE_BOOTSTRAPPING
+        self.phase = node_protocol.PHASE_BOOTSTRAPPING
         self.message = ""
         self.failure_code = ""
         self.alive_workers: int | None = None
@@ -115,7 +116,7 @@ class NodeAgent:
         return object_fetch.fetch(self.spec, uri, target_dir)
 
     def heartbeat(self) -> None:
-        reply = self.sender.send(protocol.Heartbeat(
+        reply = self.sender.send(node_protocol.Heartbeat(
             instance_id=self.spec.instance_id,
             agent_token=self.spec.agent_token,
             phase=self.phase,
@@ -132,7 +133,7 @@ class NodeAgent:
         if reply.shutdown:
             log.info("the server asked this node to shut down")
             self.stop_requested.set()
-        elif self.is_master and self.phase == protocol.PHASE_RUNNING:
+        elif self.is_master and self.phase == node_protocol.PHASE_RUNNING:
             self.listed_steps = {order["step_id"] for order in reply.run_steps}
             if any(order["step_id"] not in self.step_runner.steps for order in reply.run_steps):
                 self.write_conf_files()  # buckets created since the last step
@@ -153,13 +154,13 @@ class NodeAgent:
                               self.spec.ec2_instance_id, self.fetch_object)
         except bootstrap.BootstrapFailed as failure:
             self.failure_code = "BOOTSTRAP_FAILURE"
-            self.set_phase(protocol.PHASE_FAILED, str(failure))
+            self.set_phase(node_protocol.PHASE_FAILED, str(failure))
             return False
         spark.write_conf_dir(self.node_dir, {})
         Path(self.spec.event_log_dir).mkdir(parents=True, exist_ok=True)
         self.write_conf_files()
         self.daemon.start()
-        self.set_phase(protocol.PHASE_STARTING_DAEMONS)
+        self.set_phase(node_protocol.PHASE_STARTING_DAEMONS)
         return True
 
     def write_conf_files(self) -> None:
@@ -197,13 +198,13 @@ class NodeAgent:
     def observe(self) -> None:
         """Move the phase from what the daemon says about itself."""
         exit_code = self.daemon.exit_code()
-        if exit_code is not None and self.phase != protocol.PHASE_FAILED:
-            self.set_phase(protocol.PHASE_FAILED,
+        if exit_code is not None and self.phase != node_protocol.PHASE_FAILED:
+            self.set_phase(node_protocol.PHASE_FAILED,
                            f"{self.daemon.name} exited with code {exit_code}: {self.daemon.log_tail()}")
             return
-        if self.phase == protocol.PHASE_FAILED:
+        if self.phase == node_protocol.PHASE_FAILED:
             return
-        if self.phase == protocol.PHASE_RUNNING and not self.is_master:
+        if self.phase == node_protocol.PHASE_RUNNING and not self.is_master:
             return  # a worker's UI was checked once; the master counts its workers
         status = spark.ui_status(self.daemon.ui_url)
         if status is None:
@@ -214,9 +215,9 @@ class NodeAgent:
             workers = spark.alive_workers(status)
             if workers != self.alive_workers:
                 self.alive_workers = workers
-                if self.phase == protocol.PHASE_RUNNING:
+                if self.phase == node_protocol.PHASE_RUNNING:
                     self.heartbeat()  # the server waits for this count
-        self.set_phase(protocol.PHASE_RUNNING)
+        self.set_phase(node_protocol.PHASE_RUNNING)
 
     def run(self) -> None:
         self.start()
@@ -234,14 +235,14 @@ class NodeAgent:
                 self._ship_step_logs()
                 self._ship_node_logs()
                 next_log_shipping = time.monotonic() + STEP_LOG_SHIPPING_S
-            settled = self.phase != protocol.PHASE_STARTING_DAEMONS
+            settled = self.phase != node_protocol.PHASE_STARTING_DAEMONS
             self.stop_requested.wait(self.spec.heartbeat_interval_s / 2 if settled else STARTUP_POLL_S)
         self.shutdown()
 
     def _start_history_server_once_running(self) -> None:
         """Started after the master is up, so it does not slow the cluster's start."""
         history = self.history_server
-        if history is not None and history.process is None and self.phase == protocol.PHASE_RUNNING:
+        if history is not None and history.process is None and self.phase == node_protocol.PHASE_RUNNING:
             history.start()
 
     def _ship_step_logs(self) -> None:
@@ -256,7 +257,7 @@ class NodeAgent:
         self.shipper.ship_dir(self.node_dir / "bootstrap-actions", f"{node_prefix}/bootstrap-actions")
 
     def shutdown(self) -> None:
-        self.set_phase(protocol.PHASE_STOPPING)
+        self.set_phase(node_protocol.PHASE_STOPPING)
         self.step_runner.stop_all()
         stop_all([d for d in (self.daemon, self.history_server) if d is not None])
         self._ship_step_logs()

@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path, PurePosixPath
 
-from elmr.agent import protocol
+from elmr import node_protocol
 
 FETCH_TIMEOUT_S = 60.0
 
@@ -19,16 +19,16 @@ class FetchFailed(RuntimeError):
 
 
 def is_object_uri(path: str) -> bool:
-    return urllib.parse.urlparse(path).scheme in protocol.OBJECT_STORE_SCHEMES
+    return urllib.parse.urlparse(path).scheme in node_protocol.OBJECT_STORE_SCHEMES
 
 
-def fetch(spec: protocol.NodeSpec, uri: str, target_dir: Path) -> Path:
+def fetch(spec: node_protocol.NodeSpec, uri: str, target_dir: Path) -> Path:
     """The object at `uri` as a file in `target_dir`, named as the key's last part."""
     name = PurePosixPath(urllib.parse.urlparse(uri).path).name
     if not name or name in (".", ".."):
         raise FetchFailed(f"{uri} does not name an object")
     query = urllib.parse.urlencode({"instance_id": spec.instance_id, "token": spec.agent_token, "uri": uri})
-    url = f"{spec.server_url.rstrip('/')}{protocol.OBJECT_PATH}?{query}"
+    url = f"{spec.server_url.rstrip('/')}{node_protocol.OBJECT_PATH}?{query}"
     target = target_dir / name
     try:
         with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as answer, open(target, "wb") as out:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from elmr.agent import protocol
+from elmr import node_protocol
 from elmr.agent.object_fetch import FetchFailed, is_object_uri
 from elmr.apps import step_commands
 
@@ -61,7 +61,7 @@ class RunningStep:
     step_dir: Path
     process: subprocess.Popen | None
     started: float
-    report: protocol.StepReport
+    report: node_protocol.StepReport
     cancel_option: str | None = None
     cancel_sent_at: float | None = None
 
@@ -87,22 +87,22 @@ class StepRunner:
         step_dir = self.steps_dir / order["step_id"]
         result_file = step_dir / "result.json"
         if result_file.exists():  # finished before this agent restarted
-            report = protocol.StepReport(**json.loads(result_file.read_text()))
+            report = node_protocol.StepReport(**json.loads(result_file.read_text()))
             return RunningStep(order["step_id"], step_dir, None, time.monotonic(), report)
         if step_dir.exists():
-            report = protocol.StepReport(order["step_id"], protocol.STEP_FAILED,
+            report = node_protocol.StepReport(order["step_id"], node_protocol.STEP_FAILED,
                                          failure_reason="The node's agent restarted while the step ran.")
             return RunningStep(order["step_id"], step_dir, None, time.monotonic(), report)
         (step_dir / "work").mkdir(parents=True)
         (step_dir / "tmp").mkdir()
         running = RunningStep(order["step_id"], step_dir, None, time.monotonic(),
-                              protocol.StepReport(order["step_id"], protocol.STEP_RUNNING))
+                              node_protocol.StepReport(order["step_id"], node_protocol.STEP_RUNNING))
         hadoop_jar_step = order["hadoop_jar_step"]
         running.controller(f"Step created jar: {hadoop_jar_step.get('Jar')} name: {order.get('name')}")
         try:
             argv = step_commands.step_argv(hadoop_jar_step, lambda path: self._local_script(path, step_dir))
         except (step_commands.UnsupportedStep, FetchFailed) as unsupported:
-            self._finish(running, None, protocol.STEP_FAILED, str(unsupported), str(unsupported))
+            self._finish(running, None, node_protocol.STEP_FAILED, str(unsupported), str(unsupported))
             return running
         running.controller(f"startExec '{' '.join(argv)}'")
         try:
@@ -113,7 +113,7 @@ class StepRunner:
                     stdout=out, stderr=err, process_group=0,
                 )
         except OSError as error:
-            self._finish(running, None, protocol.STEP_FAILED, f"Cannot run {argv[0]}", str(error))
+            self._finish(running, None, node_protocol.STEP_FAILED, f"Cannot run {argv[0]}", str(error))
             return running
         log.info("step %s started as pid %s", order["step_id"], running.process.pid)
         return running
@@ -129,7 +129,7 @@ class StepRunner:
     def cancel(self, orders: list[dict]) -> None:
         for order in orders:
             running = self.steps.get(order["step_id"])
-            if running is None or running.process is None or running.report.state != protocol.STEP_RUNNING:
+            if running is None or running.process is None or running.report.state != node_protocol.STEP_RUNNING:
                 continue
             if running.cancel_option is None:
                 running.cancel_option = order.get("option") or "SEND_INTERRUPT"
@@ -148,7 +148,7 @@ class StepRunner:
         """Notice steps that ended; True if one did (worth a heartbeat at once)."""
         ended = False
         for running in self.steps.values():
-            if running.process is None or running.report.state != protocol.STEP_RUNNING:
+            if running.process is None or running.report.state != node_protocol.STEP_RUNNING:
                 continue
             code = running.process.poll()
             if code is None:
@@ -158,17 +158,17 @@ class StepRunner:
             self._signal(running, signal.SIGKILL)  # whatever the step left behind
             ended = True
             if running.cancel_option:
-                self._finish(running, code, protocol.STEP_CANCELLED, "", "")
+                self._finish(running, code, node_protocol.STEP_CANCELLED, "", "")
             elif code == 0:
-                self._finish(running, code, protocol.STEP_COMPLETED, "", "")
+                self._finish(running, code, node_protocol.STEP_COMPLETED, "", "")
             else:
-                self._finish(running, code, protocol.STEP_FAILED, f"exit code {code}",
+                self._finish(running, code, node_protocol.STEP_FAILED, f"exit code {code}",
                              failure_message(running.step_dir))
         return ended
 
     def _finish(self, running: RunningStep, code, state: str, reason: str, message: str) -> None:
         took = time.monotonic() - running.started
-        running.report = protocol.StepReport(
+        running.report = node_protocol.StepReport(
             running.step_id, state, exit_code=code, failure_reason=reason,
             failure_message=message, log_file=str(running.step_dir / "stderr"),
             run_seconds=round(took, 3),
@@ -182,7 +182,7 @@ class StepRunner:
     def reports(self, still_listed: set[str]) -> list[dict]:
         """Reports for the steps the server still lists as running; forget the rest."""
         for step_id in list(self.steps):
-            if step_id not in still_listed and self.steps[step_id].report.state != protocol.STEP_RUNNING:
+            if step_id not in still_listed and self.steps[step_id].report.state != node_protocol.STEP_RUNNING:
                 del self.steps[step_id]
         return [asdict(running.report) for running in self.steps.values()]
 

@@ -10,8 +10,8 @@ import time
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from elmr.agent.protocol import HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
 from elmr.api import emr_protocol, sigv4
+from elmr.api.file_range import FileRange
 from elmr.api.operations import (
     AGENT_HEARTBEAT,
     AGENT_LOGS,
@@ -19,6 +19,7 @@ from elmr.api.operations import (
     EMR_OPERATIONS,
 )
 from elmr.credentials import RootCredentials
+from elmr.node_protocol import HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
 from elmr.service.context import ServiceContext
 from elmr.service.errors import (
     EmrError,
@@ -26,7 +27,6 @@ from elmr.service.errors import (
     OperationNotImplemented,
     ValidationException,
 )
-from elmr.service.objectstore.storage import FileRange
 
 log = logging.getLogger("elmr.api")
 MAX_BODY_BYTES = 64 * 1024 * 1024  # EMR requests and log uploads are small; refuse floods early

@@ -14,7 +14,7 @@ from cheroot.makefile import StreamReader
 from cheroot.server import KnownLengthRFile
 
 from elmr.api.socket_reader import SocketReader
-from elmr.service.objectstore.errors import S3Error
+from elmr.objectstore.errors import S3Error
 
 BUFFER_SIZE = 1024 * 1024
 

@@ -10,13 +10,14 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 from elmr.api import s3_body, s3_subresources, s3_xml, sigv2, sigv4
+from elmr.api.file_range import FileRange
 from elmr.credentials import RootCredentials
+from elmr.objectstore import multipart, objects, storage
+from elmr.objectstore.conditions import WriteCondition
+from elmr.objectstore.errors import S3Error
+from elmr.objectstore.versions import check_version_id
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
-from elmr.service.objectstore import multipart, objects, storage
-from elmr.service.objectstore.conditions import WriteCondition
-from elmr.service.objectstore.errors import S3Error
-from elmr.service.objectstore.versions import check_version_id
 
 log = logging.getLogger("elmr.s3")
 
@@ -181,7 +182,7 @@ class S3Api:
         source_bucket, source_key = s3_xml.copy_source(request.headers["x-amz-copy-source"])
         source, opened = objects.open_object(self.ctx, source_bucket, source_key)
         replace = request.headers.get("x-amz-metadata-directive", "COPY") == "REPLACE"
-        with storage.FileRange(opened, 0, source.size - 1) as source_bytes:
+        with FileRange(opened, 0, source.size - 1) as source_bytes:
             if source_bucket == bucket and source_key == key and not replace:
                 raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy "
                               "an object to itself without changing the object's metadata.", 400)
@@ -201,7 +202,7 @@ class S3Api:
             opened.close()
             raise
         # The response closes the file (werkzeug sends no body for HEAD or 304).
-        response = Response(storage.FileRange(opened, start, end), status=status, headers=headers,
+        response = Response(FileRange(opened, start, end), status=status, headers=headers,
                             direct_passthrough=True)
         if status != 304:
             response.headers["Content-Type"] = found.content_type
@@ -241,7 +242,7 @@ class S3Api:
                     if request.headers.get("x-amz-copy-source-range"):
                         start, end = s3_xml.parse_range(request.headers["x-amz-copy-source-range"], source.size)
                     part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, end - start + 1,
-                                                 storage.FileRange(opened, start, end))
+                                                 FileRange(opened, start, end))
                 return s3_xml.copy_part_result(part.etag, part.last_modified)
             body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
             part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, body.size, body.chunks,

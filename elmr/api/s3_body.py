@@ -14,7 +14,7 @@ from awscrt import checksums
 from zlib_ng import zlib_ng
 
 from elmr.api import cheroot_body
-from elmr.service.objectstore.errors import S3Error
+from elmr.objectstore.errors import S3Error
 
 CHUNK = 1024 * 1024
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import botocore.session
 
-from elmr.service.objectstore.errors import S3Error
+from elmr.objectstore.errors import S3Error
 
 # The subresources elmr answers, by method and level (bucket or object).
 ANSWERED = frozenset({

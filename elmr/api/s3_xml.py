@@ -12,8 +12,8 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Response
 
-from elmr.service.objectstore.errors import S3Error
-from elmr.service.objectstore.versions import check_version_id
+from elmr.objectstore.errors import S3Error
+from elmr.objectstore.versions import check_version_id
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -11,7 +11,7 @@ import socket
 
 from cheroot.wsgi import Gateway_10
 
-from elmr.service.objectstore.storage import FileRange
+from elmr.api.file_range import FileRange
 
 
 class SendfileGateway(Gateway_10):

@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from elmr import catalog
-from elmr.agent.protocol import NodeSpec
 from elmr.control.reconciler import StartNode, StopNode
+from elmr.node_protocol import NodeSpec
 from elmr.providers.base import NodeProvider, NodeRequest
 from elmr.store.db import Store
 from elmr.store.models import Cluster, Instance

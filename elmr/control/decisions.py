@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from elmr import ids
-from elmr.agent.protocol import PHASE_RUNNING
-from elmr.control import step_rules
+from elmr.node_protocol import PHASE_RUNNING
+from elmr.store import step_rules
 from elmr.store.models import Cluster, Instance, InstanceGroup
 from elmr.store.states import transition
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from elmr.agent.protocol import PHASE_FAILED
 from elmr.control import decisions
+from elmr.node_protocol import PHASE_FAILED
 from elmr.providers.base import NodeProvider
 from elmr.store.db import Store
 from elmr.store.models import Cluster, Instance

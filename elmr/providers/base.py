@@ -24,7 +24,7 @@ Override:
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from elmr.agent.protocol import NodeSpec
+from elmr.node_protocol import NodeSpec
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from elmr.agent.protocol import NodeSpec
+from elmr.node_protocol import NodeSpec
 from elmr.providers.base import NodeProvider, NodeRequest
 
 # What one node costs the host (agent, a Spark daemon JVM and headroom): the

@@ -6,12 +6,12 @@ instance role usually may."""
 from typing import BinaryIO
 from urllib.parse import urlparse
 
-from elmr.agent.protocol import OBJECT_STORE_SCHEMES
+from elmr.node_protocol import OBJECT_STORE_SCHEMES
+from elmr.objectstore import objects
+from elmr.objectstore.errors import S3Error
 from elmr.service.agents import authenticated_node
 from elmr.service.context import ServiceContext
 from elmr.service.errors import InvalidRequestException, ValidationException
-from elmr.service.objectstore import objects
-from elmr.service.objectstore.errors import S3Error
 
 
 def split_object_uri(uri: str) -> tuple[str, str]:

@@ -5,10 +5,10 @@ steps to run or cancel (master), or to shut down."""
 
 import hmac
 
-from elmr.agent.protocol import PHASE_FAILED
-from elmr.control import step_rules
+from elmr.node_protocol import PHASE_FAILED
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
+from elmr.store import step_rules
 from elmr.store.models import Cluster, Instance
 
 

@@ -7,11 +7,11 @@ on disk; without a LogUri, logs stay in the data dir (DATA_DIR/logs)."""
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
-from elmr.agent.protocol import OBJECT_STORE_SCHEMES
+from elmr.node_protocol import OBJECT_STORE_SCHEMES
+from elmr.objectstore.objects import buckets_root
 from elmr.service.agents import authenticated_node
 from elmr.service.context import ServiceContext
 from elmr.service.errors import ValidationException
-from elmr.service.objectstore.objects import buckets_root
 from elmr.store.models import Cluster
 
 

@@ -4,7 +4,7 @@ naming any other version id is refused as S3 refuses a version id it never issue
 not answered with the current object: a DeleteObject of an "old version" taken for a
 plain DeleteObject would delete the object itself."""
 
-from elmr.service.objectstore.errors import S3Error
+from elmr.objectstore.errors import S3Error
 
 THE_ONLY_VERSION = "null"
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from elmr.agent import protocol
+from elmr import node_protocol
 from elmr.store.models import Cluster, Step
 from elmr.store.states import STEP_TERMINAL, transition
 
@@ -50,11 +50,11 @@ def apply_report(session: Session, cluster: Cluster, report: dict, now: datetime
     state = report.get("state")
     if step is None or step.cluster_id != cluster.id or step.state != "RUNNING":
         return False
-    if state == protocol.STEP_COMPLETED:
+    if state == node_protocol.STEP_COMPLETED:
         transition(step, "COMPLETED", now)
-    elif state == protocol.STEP_CANCELLED:
+    elif state == node_protocol.STEP_CANCELLED:
         transition(step, "CANCELLED", now, None, "Cancelled by user request")
-    elif state == protocol.STEP_FAILED:
+    elif state == node_protocol.STEP_FAILED:
         step.failure_details = {
             "Reason": report.get("failure_reason") or "Unknown Error.",
             "Message": report.get("failure_message") or "",

@@ -8,8 +8,8 @@ the file, so they hold against every other writer of the key."""
 from dataclasses import dataclass
 from pathlib import Path
 
-from elmr.service.objectstore import storage
-from elmr.service.objectstore.errors import S3Error
+from elmr.objectstore import storage
+from elmr.objectstore.errors import S3Error
 
 
 def etag_matches(header: str, etag: str) -> bool:

@@ -13,10 +13,10 @@ from typing import BinaryIO
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
+from elmr.objectstore import conditions, keys, storage
+from elmr.objectstore.conditions import NO_CONDITION, WriteCondition
+from elmr.objectstore.errors import S3Error
 from elmr.service.context import ServiceContext
-from elmr.service.objectstore import conditions, keys, storage
-from elmr.service.objectstore.conditions import NO_CONDITION, WriteCondition
-from elmr.service.objectstore.errors import S3Error
 from elmr.store.object_models import Bucket, StoredObject
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

@@ -22,10 +22,10 @@ from typing import Callable, Iterable
 
 from sqlalchemy import select, update
 
+from elmr.objectstore import keys, objects, storage
+from elmr.objectstore.conditions import NO_CONDITION, WriteCondition
+from elmr.objectstore.errors import S3Error
 from elmr.service.context import ServiceContext
-from elmr.service.objectstore import keys, objects, storage
-from elmr.service.objectstore.conditions import NO_CONDITION, WriteCondition
-from elmr.service.objectstore.errors import S3Error
 from elmr.store.object_models import MultipartUpload, UploadedPart
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last, as S3 requires
