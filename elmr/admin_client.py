@@ -38,7 +38,7 @@ class AdminClient:
         url = endpoint_url or info.get("url")
         if url is None:
             raise AdminError("NoServer", f"no server has run on {data_dir}; pass --data-dir or --endpoint-url")
-        return cls(url.rstrip("/"), info.get("region", "us-east-1"), credentials.load_or_create(data_dir))
+        return cls(url.rstrip("/"), info.get("region", "us-east-1"), _root_keys(Path(data_dir)))
 
     def get(self, path: str, query: list[tuple[str, str]] = ()) -> dict:
         return self._send("GET", path + ("?" + urlencode(query, quote_via=quote) if query else ""), None)
@@ -73,6 +73,15 @@ def _server_info(data_dir: Path) -> dict:
     read here without importing the server, which takes seconds)."""
     path = data_dir / "server.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _root_keys(data_dir: Path) -> credentials.RootCredentials:
+    """The server's root key, read only: a client never makes one up."""
+    from_env = os.environ.get("ELMR_ACCESS_KEY_ID") and os.environ.get("ELMR_SECRET_ACCESS_KEY")
+    if not from_env and not (data_dir / credentials.CREDENTIALS_FILE).exists():
+        raise AdminError("NoCredentials", f"no root key in {data_dir}: pass the server's --data-dir, or set "
+                                          "ELMR_ACCESS_KEY_ID and ELMR_SECRET_ACCESS_KEY")
+    return credentials.load_or_create(data_dir)
 
 
 def _error_of(refused: urllib.error.HTTPError) -> AdminError:
