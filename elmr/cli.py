@@ -1,10 +1,14 @@
 """The `elmr` command: `server` runs the server, `env` prints the shell exports that
-point the AWS CLI and boto3 at it, `demo` runs the main job end to end."""
+point the AWS CLI and boto3 at it, `logs` prints a step's logs, `spot` drives the
+simulated spot market by hand, `cost` prints what clusters cost, `demo` runs the
+main job end to end."""
 
 import argparse
 import os
 import sys
 from pathlib import Path
+
+from elmr import cost_command, spot_command
 
 DEFAULT_DATA_DIR = Path(os.environ.get("ELMR_DATA_DIR", ".elmr"))
 
@@ -15,9 +19,16 @@ def _server(args) -> int:
     serve(ServerOptions(
         data_dir=args.data_dir, host=args.host, port=args.port,
         database_url=args.database_url, region=args.region,
-        max_local_nodes=args.max_local_nodes,
+        max_local_nodes=args.max_local_nodes, **_spot_options(args),
     ))
     return 0
+
+
+def _spot_options(args) -> dict:
+    """The spot market's flags that were given (ServerOptions has the defaults)."""
+    given = {"spot_seed": args.spot_seed, "spot_notice_s": args.spot_notice_seconds,
+             "spot_price_period_s": args.spot_price_period}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _env(args) -> int:
@@ -54,6 +65,20 @@ def _demo(args) -> int:
     return demo_main(args.demo_args)
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="elmr", description="EMR that you run yourself")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--region", default="us-east-1")
     server.add_argument("--max-local-nodes", type=int,
                         help="cap on nodes the local provider runs at once (default: by memory)")
+    server.add_argument("--spot-seed", type=int,
+                        help="seed of the simulated spot market (default: the data dir's, 17 on a new one)")
+    server.add_argument("--spot-notice-seconds", type=_non_negative_float,
+                        help="how long before EC2 takes an interrupted spot instance (default: EMR's 120)")
+    server.add_argument("--spot-price-period", type=_positive_int,
+                        help="seconds a spot price and capacity hold before they may move (default: 300)")
     server.set_defaults(run=_server)
 
     env = commands.add_parser("env", help="print export lines for the AWS CLI and boto3")
@@ -83,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     logs.add_argument("--database-url")
     logs.set_defaults(run=_logs)
+
+    spot_command.add_parser(commands)
+    cost_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="run the main job: a cluster running Spark")
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)

@@ -22,6 +22,7 @@ from elmr.api.socket_reader import Connection
 from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
+from elmr.market.settings import DEFAULT_NOTICE_S, DEFAULT_PRICE_PERIOD_S, MarketSettings, start_epoch
 from elmr.objectstore.objects import buckets_root
 from elmr.objectstore.storage import sweep_staging
 from elmr.providers.local import LocalProvider
@@ -48,6 +49,9 @@ class ServerOptions:
     database_url: str | None = None
     region: str = "us-east-1"
     max_local_nodes: int | None = None
+    spot_seed: int | None = None  # None: the data dir's seed
+    spot_notice_s: float = DEFAULT_NOTICE_S
+    spot_price_period_s: int = DEFAULT_PRICE_PERIOD_S
 
 
 def _configure_logging(data_dir: Path) -> None:
@@ -70,7 +74,11 @@ def serve(options: ServerOptions) -> None:
         log.info("removed %d bytes of uploads a previous server left unfinished", reclaimed)
     root_credentials = credentials.load_or_create(data_dir)
     store = Store.open(options.database_url or sqlite_url(data_dir))
-    ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
+    market = MarketSettings(seed=options.spot_seed, notice_s=options.spot_notice_s,
+                            price_period_s=options.spot_price_period_s, region=options.region)
+    ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region, market=market)
+    with store.transaction() as session:
+        start_epoch(session, market, ctx.clock())
     app = ElmrApp(ctx, root_credentials)
     app.s3 = S3Api(ctx, root_credentials, raw_path)
     http_server = _http_server(options.host, options.port, app)

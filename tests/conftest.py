@@ -165,3 +165,18 @@ def fresh_server(tmp_path):
 @pytest.fixture
 def emr(server):
     return server.client()
+
+
+@pytest.fixture
+def market_store(tmp_path):
+    """A real store (SQLite, migrated) whose spot market starts at market_rows.T0 with
+    market_rows.SETTINGS: what the market and billing tests write their rows into."""
+    from elmr.market.settings import start_epoch
+    from elmr.store.db import Store, sqlite_url
+    from market_rows import SETTINGS, T0
+
+    opened = Store.open(sqlite_url(tmp_path))
+    with opened.transaction() as session:
+        start_epoch(session, SETTINGS, T0)
+    yield opened
+    opened.close()

@@ -10,7 +10,8 @@ import time
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from elmr.api import emr_protocol, sigv4
+from elmr import admin_protocol
+from elmr.api import admin, emr_protocol, sigv4
 from elmr.api.file_range import FileRange
 from elmr.api.operations import (
     AGENT_HEARTBEAT,
@@ -57,6 +58,8 @@ class ElmrApp:
                 return Response(FileRange(opened, 0, found.size - 1), direct_passthrough=True,
                                 content_type="application/octet-stream",
                                 headers={"Content-Length": str(found.size)})
+            if request.path.startswith(admin_protocol.PREFIX):
+                return admin.answer(self.ctx, self.credentials, request, raw_path(request))
             target = request.headers.get("X-Amz-Target", "")
             if request.method == "POST" and target.startswith(emr_protocol.TARGET_PREFIX):
                 return self._emr(request, target[len(emr_protocol.TARGET_PREFIX):])

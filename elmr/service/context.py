@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from elmr.market.settings import MarketSettings
 from elmr.store.db import Store
 
 
@@ -22,6 +23,7 @@ class ServiceContext:
     account_id: str = "123456789012"
     clock: Callable[[], datetime] = utc_now
     wake_reconciler: Callable[[], None] = field(default=lambda: None)
+    market: MarketSettings = field(default_factory=MarketSettings)
 
     def cluster_arn(self, cluster_id: str) -> str:
         return (

@@ -1,26 +1,13 @@
-"""Normalized instance hours as EMR counts them: for every node, its running time
-rounded up to whole hours, times its type's normalization factor."""
+"""Normalized instance hours as EMR counts them (DescribeCluster, ListClusters): for
+every node, its running time rounded up to whole hours, times its size's
+normalization factor; computed by the billing code, so `elmr cost` agrees."""
 
-import math
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from elmr import catalog
-from elmr.store.models import Instance
+from elmr.market.cost_report import normalized_instance_hours as _from_billing
 
 
 def normalized_instance_hours(session: Session, cluster_id: str, now: datetime) -> int:
-    rows = session.execute(
-        select(Instance.instance_type, Instance.created_at, Instance.ended_at).where(
-            Instance.cluster_id == cluster_id
-        )
-    )
-    total = 0
-    for instance_type, created_at, ended_at in rows:
-        seconds = ((ended_at or now) - created_at).total_seconds()
-        known_type = catalog.instance_type(instance_type)
-        factor = known_type.normalization_factor if known_type else 1
-        total += math.ceil(max(seconds, 0) / 3600) * factor
-    return int(total)
+    return _from_billing(session, cluster_id, now)
