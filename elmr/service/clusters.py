@@ -27,7 +27,7 @@ def run_job_flow(ctx: ServiceContext, params: dict) -> dict:
 
 
 def describe_cluster(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         hours = normalized_instance_hours(session, cluster.id, ctx.clock())
         return {"Cluster": views.cluster(cluster, ctx.cluster_arn(cluster.id), hours)}
@@ -50,7 +50,7 @@ def list_clusters(ctx: ServiceContext, params: dict) -> dict:
                 and_(Cluster.created_at == last_created, Cluster.id < last_id),
             )
         )
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         page = session.scalars(query.limit(CLUSTERS_PAGE_SIZE + 1)).all()
         now = ctx.clock()
         summaries = [
