@@ -24,6 +24,7 @@ from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
 from elmr.objectstore.objects import buckets_root
 from elmr.objectstore.storage import sweep_staging
+from elmr.platform.spark_history import SparkHistoryService
 from elmr.providers.local import LocalProvider
 from elmr.service.context import ServiceContext, utc_now
 from elmr.store.db import Store, sqlite_url
@@ -70,7 +71,9 @@ def serve(options: ServerOptions) -> None:
         log.info("removed %d bytes of uploads a previous server left unfinished", reclaimed)
     root_credentials = credentials.load_or_create(data_dir)
     store = Store.open(options.database_url or sqlite_url(data_dir))
-    ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
+    spark_history = SparkHistoryService(data_dir, options.host)
+    spark_history.start_fresh()
+    ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region, spark_history=spark_history)
     app = ElmrApp(ctx, root_credentials)
     app.s3 = S3Api(ctx, root_credentials, raw_path)
     http_server = _http_server(options.host, options.port, app)
@@ -89,6 +92,7 @@ def serve(options: ServerOptions) -> None:
         http_server.serve()
     finally:
         loop.stop()
+        spark_history.stop()
         store.close()
         data_dir_lock.close()
 

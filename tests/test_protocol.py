@@ -70,13 +70,13 @@ def test_unsigned_request_is_refused(server):
 def test_missing_required_field_names_the_field(server):
     error = error_of(unvalidated(server).run_job_flow, Instances=SMALL_CLUSTER["Instances"])
     assert error["Code"] == "ValidationException"
-    assert "Name" in error["Message"]
+    assert "Value null at 'name'" in error["Message"]
 
 
 def test_wrong_type_names_the_field(server):
     error = error_of(unvalidated(server).run_job_flow, **{**SMALL_CLUSTER, "StepConcurrencyLevel": "two"})
     assert error["Code"] == "ValidationException"
-    assert "StepConcurrencyLevel" in error["Message"]
+    assert "'stepConcurrencyLevel'" in error["Message"]
 
 
 def test_bad_enum_value_names_the_field(server):
@@ -121,14 +121,28 @@ def test_run_job_flow_refuses_what_emr_refuses(server, change, message_part):
     assert cluster_count(server) == before
 
 
-@pytest.mark.parametrize("operation", ["CreateStudio", "DescribeSecurityConfiguration", "ListNotebookExecutions"])
-def test_unimplemented_operation_says_which(server, operation):
+@pytest.mark.parametrize("operation, wrong", [
+    ("AddInstanceGroups", {"JobFlowId": "j-X", "InstanceGroups": [{"InstanceRole": "TASK"}]}),
+    ("ModifyInstanceGroups", {"ClusterId": "j-X\u0000"}),
+])
+def test_operation_built_elsewhere_validates_then_says_it_is_not_implemented(server, operation, wrong):
     model = botocore.session.get_session().get_service_model("emr").operation_model(operation)
-    minimal = {name: "x" for name in model.input_shape.required_members}
     emr = unvalidated(server)
-    error = error_of(getattr(emr, botocore.xform_name(operation)), **minimal)
-    assert operation in error["Message"]
+    call = getattr(emr, botocore.xform_name(operation))
+    invalid = error_of(call, **wrong)
+    assert invalid["Code"] == "ValidationException"
+    minimal = {name: [] if model.input_shape.members[name].type_name == "list" else "j-X"
+               for name in model.input_shape.required_members}
+    error = error_of(call, **minimal)
+    assert operation in error["Message"] and "not implement" in error["Message"]
     assert error["HTTPStatusCode"] == 400
+
+
+def test_every_operation_of_the_model_has_a_handler():
+    from elmr.api.operations import EMR_OPERATIONS
+
+    model = botocore.session.get_session().get_service_model("emr")
+    assert sorted(EMR_OPERATIONS) == sorted(model.operation_names)
 
 
 @pytest.mark.parametrize("call, kwargs", [
@@ -193,7 +207,7 @@ def test_release_catalog_over_the_wire(emr):
     ("list_release_labels", {"MaxResults": 1000}, "maxResults"),
     ("set_unhealthy_node_replacement", {"JobFlowIds": ["j-NOSUCHCLUSTER1"],
                                         "UnhealthyNodeReplacement": True}, "j-NOSUCHCLUSTER1"),
-    ("add_tags", {"ResourceId": "j-X"}, "Tags"),
+    ("add_tags", {"ResourceId": "j-X"}, "'tags'"),
 ])
 def test_bad_inputs_of_listing_and_switch_operations(server, call, kwargs, message_part):
     error = error_of(getattr(unvalidated(server), call), **kwargs)

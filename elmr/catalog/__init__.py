@@ -2,6 +2,7 @@
 JSON files beside this module. Plain data, no EMR errors: callers decide what an
 unknown name means."""
 
+import difflib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,6 +63,20 @@ def instance_type(name: str) -> InstanceType | None:
 
 def instance_types() -> list[InstanceType]:
     return list(_instance_types().values())
+
+
+def closest_instance_types(name: str, count: int = 3) -> list[str]:
+    """Known types nearest to a name that is not one (a typo, a size the family lacks)."""
+    known = list(_instance_types())
+    close = difflib.get_close_matches(name.lower(), known, n=count, cutoff=0.5)
+    family = name.split(".", 1)[0].lower()
+    same_family = [t for t in known if t.startswith(family + ".")]
+    return close or same_family[:count] or difflib.get_close_matches(name.lower(), known, n=count, cutoff=0)
+
+
+def unknown_type_message(name: str) -> str:
+    return (f"Instance type '{name}' is not supported. The closest supported types are "
+            f"{', '.join(closest_instance_types(name))}.")
 
 
 def release(label: str) -> Release | None:

@@ -8,7 +8,7 @@ response dict.
 
 from sqlalchemy import and_, or_, select
 
-from elmr.service import lookups, paging, views
+from elmr.service import cluster_logs, lookups, paging, views
 from elmr.service.context import ServiceContext
 from elmr.service.errors import ValidationException
 from elmr.service.run_job_flow import build_cluster, check_step_concurrency
@@ -20,6 +20,7 @@ CLUSTERS_PAGE_SIZE = 50  # EMR's page size for ListClusters
 
 
 def run_job_flow(ctx: ServiceContext, params: dict) -> dict:
+    cluster_logs.check_log_uri(ctx, params.get("LogUri"))
     with ctx.store.transaction() as session:
         cluster = build_cluster(session, params, ctx.clock())
     ctx.wake_reconciler()
@@ -114,21 +115,21 @@ def set_unhealthy_node_replacement(ctx: ServiceContext, params: dict) -> dict:
 
 def add_tags(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
-        cluster = lookups.tag_resource(session, params["ResourceId"])
-        tags = {tag["Key"]: tag.get("Value", "") for tag in cluster.tags}
+        resource = lookups.tag_resource(session, params["ResourceId"])
+        tags = {tag["Key"]: tag.get("Value", "") for tag in resource.tags}
         for tag in params["Tags"]:
             if not tag.get("Key"):
                 raise ValidationException("Tags: a tag key must not be empty.")
             tags[tag["Key"]] = tag.get("Value", "")
-        cluster.tags = [{"Key": key, "Value": value} for key, value in tags.items()]
+        resource.tags = [{"Key": key, "Value": value} for key, value in tags.items()]
     return {}
 
 
 def remove_tags(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
-        cluster = lookups.tag_resource(session, params["ResourceId"])
+        resource = lookups.tag_resource(session, params["ResourceId"])
         removed = set(params["TagKeys"])
-        cluster.tags = [tag for tag in cluster.tags if tag["Key"] not in removed]
+        resource.tags = [tag for tag in resource.tags if tag["Key"] not in removed]
     return {}
 
 

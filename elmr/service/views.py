@@ -2,6 +2,7 @@
 Command, JobFlowDetail). Plain dicts with datetimes; the api layer turns them into
 JSON through botocore's model, which also drops what the model does not know."""
 
+from elmr.service import auto_scaling
 from elmr.store.models import BootstrapAction, Cluster, Instance, InstanceGroup, Step
 from elmr.store.states import CLUSTER_TERMINAL
 
@@ -106,12 +107,25 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
         },
         "Configurations": group.configurations,
         "ConfigurationsVersion": 0,
-        "EbsBlockDevices": [],
+        "EbsBlockDevices": ebs_block_devices(group.ebs_configuration),
         "EbsOptimized": bool((group.ebs_configuration or {}).get("EbsOptimized", False)),
+        "AutoScalingPolicy": auto_scaling.described(group.auto_scaling_policy),
     }
     if group.bid_price:
         described["BidPrice"] = group.bid_price
     return described
+
+
+def ebs_block_devices(ebs_configuration: dict | None) -> list:
+    """The volumes an EbsConfiguration asks for, one entry per volume, named as EC2
+    names attached devices (/dev/sdb, /dev/sdc…). elmr's nodes keep their data under
+    their node directory; the volumes are shown as requested."""
+    devices = []
+    for config in (ebs_configuration or {}).get("EbsBlockDeviceConfigs", []):
+        for _ in range(config.get("VolumesPerInstance", 1)):
+            devices.append({"VolumeSpecification": config["VolumeSpecification"],
+                            "Device": f"/dev/sd{chr(ord('b') + len(devices) % 24)}"})
+    return devices
 
 
 def instance(node: Instance) -> dict:
