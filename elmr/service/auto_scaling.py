@@ -13,7 +13,7 @@ from elmr.store.models import InstanceGroup
 def check_policy(policy: dict, group_role: str, has_auto_scaling_role: bool,
                  has_managed_scaling: bool) -> None:
     if group_role == "MASTER":
-        raise ValidationException("An automatic scaling policy applies to CORE and TASK instance groups only.")
+        raise ValidationException("An automatic scaling policy applies to CORE and TASK instance groups, not the MASTER one.")
     if not has_auto_scaling_role:
         raise ValidationException(
             "An automatic scaling policy needs the cluster's AutoScalingRole (set it in RunJobFlow).")
