@@ -17,7 +17,8 @@ class InstanceType:
     memory_gib: float
     storage_gb: int
     number_of_disks: int
-    on_demand_usd_per_hour: float
+    on_demand_usd_per_hour: float | None  # us-east-1, Linux; None where not known
+    emr_usd_per_hour: float | None  # EMR's own price on top; None where not known
     architecture: str
     is_64bits_only: bool
     ebs_optimized_available: bool
@@ -33,7 +34,7 @@ class InstanceType:
 @dataclass(frozen=True)
 class Release:
     label: str
-    applications: dict  # name -> the version elmr really runs
+    applications: dict  # name -> the version AWS's Release Guide lists for this label
     os_releases: tuple
 
 
@@ -48,13 +49,13 @@ def _instance_types() -> dict[str, InstanceType]:
 
 
 @lru_cache(maxsize=1)
-def _releases() -> tuple[dict[str, Release], str]:
+def _releases() -> tuple[dict[str, Release], str, dict]:
     data = _load("releases.json")
     releases = {
-        entry["label"]: Release(entry["label"], dict(data["applications"]), tuple(entry["os_releases"]))
+        entry["label"]: Release(entry["label"], dict(entry["applications"]), tuple(entry["os_releases"]))
         for entry in data["releases"]
     }
-    return releases, data["default_release_label"]
+    return releases, data["default_release_label"], dict(data["runtime"])
 
 
 def instance_type(name: str) -> InstanceType | None:
@@ -90,6 +91,11 @@ def releases() -> list[Release]:
 
 def default_release_label() -> str:
     return _releases()[1]
+
+
+def runtime_applications() -> dict[str, str]:
+    """What elmr really runs, whatever the label: {name: version}."""
+    return dict(_releases()[2])
 
 
 def _version_key(release: Release) -> tuple:

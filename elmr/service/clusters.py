@@ -31,7 +31,17 @@ def describe_cluster(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         hours = normalized_instance_hours(session, cluster.id, ctx.clock())
-        return {"Cluster": views.cluster(cluster, ctx.cluster_arn(cluster.id), hours)}
+    return {"Cluster": views.cluster(cluster, ctx.cluster_arn(cluster.id), hours, _persistent_history(ctx, cluster))}
+
+
+def _persistent_history(ctx: ServiceContext, cluster: Cluster) -> str | None:
+    """The server's own history server, for an ended cluster whose event logs it keeps
+    (None unless it answers now: DescribeCluster shows no URL that does not)."""
+    if cluster.state not in CLUSTER_TERMINAL or ctx.spark_history is None:
+        return None
+    if not ctx.spark_history.has_event_logs(cluster.id):
+        return None
+    return ctx.spark_history.url()
 
 
 def list_clusters(ctx: ServiceContext, params: dict) -> dict:

@@ -103,27 +103,28 @@ def _release(params: dict) -> catalog.Release:
 
 
 def _applications(release: catalog.Release, requested: list) -> list:
-    """The applications the cluster runs, with the versions elmr really runs.
-    Spark is always there: it is what every node starts."""
+    """The applications the cluster runs: elmr runs its own Spark, Hadoop client and
+    Hive (through Spark SQL) whatever the label, and records beside each the version
+    the label lists. Spark is always there: it is what every node starts."""
     if any(not app.get("Name") for app in requested):
         raise ValidationException("Applications: every application needs a Name (e.g. Spark).")
+    runtime = {name.lower(): (name, version) for name, version in catalog.runtime_applications().items()}
+    published = {name.lower(): version for name, version in release.applications.items()}
     names = [app["Name"] for app in requested] or ["Spark"]
-    offered = {name.lower(): (name, version) for name, version in release.applications.items()}
-    chosen = []
     for name in names:
-        if name.lower() not in offered:
-            raise ValidationException(
-                f"Cannot find application {name} in release {release.label}; "
-                f"elmr offers {', '.join(sorted(release.applications))}."
-            )
-        chosen.append(offered[name.lower()])
-    if "spark" not in {name.lower() for name, _ in chosen}:
-        chosen.append(offered["spark"])
+        if name.lower() not in runtime:
+            raise ValidationException(_not_run(name, release, name.lower() in published))
+    chosen = list(dict.fromkeys([runtime[name.lower()][0] for name in names] + ["Spark"]))
     args_by_name = {app["Name"].lower(): app.get("Args", []) for app in requested}
-    return [
-        {"Name": name, "Version": version, "Args": args_by_name.get(name.lower(), [])}
-        for name, version in chosen
-    ]
+    return [{"Name": name, "Version": runtime[name.lower()][1], "Args": args_by_name.get(name.lower(), []),
+             "ReleaseVersion": published.get(name.lower(), "")} for name in chosen]
+
+
+def _not_run(name: str, release: catalog.Release, published: bool) -> str:
+    runs = ", ".join(catalog.runtime_applications())
+    if published:
+        return f"elmr does not run {name} (release {release.label} has it); elmr runs {runs}."
+    return f"Cannot find application {name} in release {release.label}; elmr runs {runs}."
 
 
 def _instance_group_configs(instances: dict) -> list[dict]:
