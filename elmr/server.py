@@ -84,13 +84,15 @@ def serve(options: ServerOptions) -> None:
     loop = ControlLoop(Reconciler(store, provider, utc_now), actuator)
     ctx.wake_reconciler = loop.wake
     loop.start()
-    _write_server_info(data_dir, server_url, options.region)
+    _write_server_info(data_dir, server_url, options.region, options.database_url)
+    credentials.write_server_credentials(data_dir, root_credentials)
     _stop_on_signals(http_server)
     log.info("elmr server listening on %s (data dir %s)", server_url, data_dir)
     print(f"elmr server listening on {server_url} (data dir {data_dir})", flush=True)
     try:
         http_server.serve()
     finally:
+        (data_dir / credentials.SERVER_CREDENTIALS_FILE).unlink(missing_ok=True)
         loop.stop()
         spark_history.stop()
         store.close()
@@ -125,9 +127,16 @@ def _http_server(host: str, port: int, app) -> WSGIServer:
     return server
 
 
-def _write_server_info(data_dir: Path, server_url: str, region: str) -> None:
+def _write_server_info(data_dir: Path, server_url: str, region: str, database_url: str | None) -> None:
+    """What `elmr env` and `elmr logs` read to find this server (mode 0600: a
+    PostgreSQL URL may carry a password)."""
     info = {"url": server_url, "pid": os.getpid(), "region": region}
-    (data_dir / SERVER_INFO_FILE).write_text(json.dumps(info))
+    if database_url:
+        info["database_url"] = database_url
+    path = data_dir / SERVER_INFO_FILE
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps(info))
 
 
 def read_server_info(data_dir: Path) -> dict | None:
