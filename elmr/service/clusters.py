@@ -12,7 +12,7 @@ from elmr.service import cluster_logs, lookups, paging, views
 from elmr.service.context import ServiceContext
 from elmr.service.errors import ValidationException
 from elmr.service.run_job_flow import build_cluster, check_step_concurrency
-from elmr.service.usage import normalized_instance_hours
+from elmr.service.usage import normalized_instance_hours, normalized_instance_hours_of
 from elmr.store.models import Cluster
 from elmr.store.states import CLUSTER_TERMINAL, transition
 
@@ -63,13 +63,8 @@ def list_clusters(ctx: ServiceContext, params: dict) -> dict:
         )
     with ctx.store.read() as session:
         page = session.scalars(query.limit(CLUSTERS_PAGE_SIZE + 1)).all()
-        now = ctx.clock()
-        summaries = [
-            views.cluster_summary(
-                c, ctx.cluster_arn(c.id), normalized_instance_hours(session, c.id, now)
-            )
-            for c in page[:CLUSTERS_PAGE_SIZE]
-        ]
+        hours = normalized_instance_hours_of(session, [c.id for c in page[:CLUSTERS_PAGE_SIZE]], ctx.clock())
+        summaries = [views.cluster_summary(c, ctx.cluster_arn(c.id), hours[c.id]) for c in page[:CLUSTERS_PAGE_SIZE]]
     answer = {"Clusters": summaries}
     if len(page) > CLUSTERS_PAGE_SIZE:
         last = page[CLUSTERS_PAGE_SIZE - 1]
