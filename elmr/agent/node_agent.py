@@ -269,8 +269,13 @@ class NodeAgent:
     def _ship_spark_logs(self) -> None:
         """Event logs (the master's: the server keeps them for the persistent history
         server) and executor logs, as EMR's containers/<application>/<container>/."""
-        if self.is_master:
-            self.shipper.ship_dir(Path(self.spec.event_log_dir), "spark-events")
+        events = Path(self.spec.event_log_dir)
+        if self.is_master and events.is_dir():
+            # Spark 4 writes rolling event logs (eventlog_v2_<app>/events_N_<app>.zstd and
+            # an appstatus file); Hadoop's .crc files beside them are not logs.
+            for path in sorted(events.rglob("*")):
+                if path.is_file() and not path.name.endswith(".crc"):
+                    self.shipper.ship(path, f"spark-events/{path.relative_to(events)}")
         for log_file in sorted((self.node_dir / "spark" / "work").glob("*/*/std*")):
             executor_dir = log_file.parent
             self.shipper.ship(log_file, f"containers/{executor_dir.parent.name}/{executor_dir.name}/{log_file.name}")

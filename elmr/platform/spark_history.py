@@ -62,20 +62,29 @@ class SparkHistoryService:
         (self.root / STATE_FILE).unlink(missing_ok=True)
 
     def keep_event_log(self, cluster_id: str, name: str, data: bytes) -> None:
-        """Keep (or replace) one of a cluster's event logs. A finished log replaces its
+        """Keep (or replace) one of a cluster's event logs: a single-file log (`app-…`)
+        or a file of a rolling one (`eventlog_v2_app-…/events_1_app-….zstd`, whose
+        directory keeps its prefix: that is how the history server knows it). A
+        finished log, or a finished rolling log's status file, replaces its
         in-progress copy."""
-        if "/" in name or name.startswith("."):
+        parts = name.split("/")
+        if len(parts) > 2 or any(not part or part.startswith(".") for part in parts):
             raise ValueError(f"not an event log name: {name!r}")
-        self.events_dir.mkdir(parents=True, exist_ok=True)
-        target = self.events_dir / f"{cluster_id}_{name}"
-        staging = self.events_dir / f".{target.name}.incoming"
+        if len(parts) == 2:
+            log_dir = self.events_dir / f"eventlog_v2_{cluster_id}_{parts[0].removeprefix('eventlog_v2_')}"
+            target = log_dir / parts[1]
+        else:
+            target = self.events_dir / f"{cluster_id}_{name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.incoming")
         staging.write_bytes(data)
         staging.replace(target)
-        if not name.endswith(".inprogress"):
-            (self.events_dir / f"{target.name}.inprogress").unlink(missing_ok=True)
+        if not target.name.endswith(".inprogress"):
+            target.with_name(f"{target.name}.inprogress").unlink(missing_ok=True)
 
     def has_event_logs(self, cluster_id: str) -> bool:
-        return any(self.events_dir.glob(f"{cluster_id}_*"))
+        return any(self.events_dir.glob(f"{cluster_id}_*")) or any(
+            self.events_dir.glob(f"eventlog_v2_{cluster_id}_*"))
 
     def url(self) -> str | None:
         """The history server's URL if it is running and answers, else None."""

@@ -30,9 +30,12 @@ def store_upload(ctx: ServiceContext, query: dict, body: bytes) -> dict:
 
 
 def _keep_event_log(ctx: ServiceContext, query: dict, name: str, body: bytes) -> None:
-    """`<name>.gz`, shipped by the master: kept whole for the history server; a
-    finished log's in-progress copy under LogUri is removed with it."""
-    if "/" in name or not name.endswith(".gz") or name.startswith("."):
+    """`<log>.gz` or `eventlog_v2_<app>/<file>.gz` (Spark's rolling event logs), shipped by
+    the master: kept whole for the history server; a finished log's in-progress copy
+    under LogUri goes when the finished one comes."""
+    relative = PurePosixPath(name)
+    if not name.endswith(".gz") or len(relative.parts) > 2 or any(
+            part.startswith(".") or part == ".." for part in relative.parts):
         raise ValidationException(f"Event log '{name}' is not valid.")
     with ctx.store.read() as session:
         node = authenticated_node(session, query.get("instance_id"), query.get("token"))
@@ -41,9 +44,10 @@ def _keep_event_log(ctx: ServiceContext, query: dict, name: str, body: bytes) ->
         data = gzip.decompress(body)
     except (OSError, EOFError, zlib.error):
         raise ValidationException(f"Event log '{name}' is not gzipped.") from None
-    log_name = name.removesuffix(".gz")
+    log_path = relative.with_name(relative.name.removesuffix(".gz"))
     if ctx.spark_history is not None:
-        ctx.spark_history.keep_event_log(cluster.id, log_name, data)
-    if not log_name.endswith(".inprogress"):
-        stale = cluster_logs.cluster_log_dir(ctx.data_dir, cluster) / "spark-events" / f"{log_name}.inprogress.gz"
+        ctx.spark_history.keep_event_log(cluster.id, str(log_path), data)
+    if not log_path.name.endswith(".inprogress"):
+        stale = cluster_logs.cluster_log_dir(ctx.data_dir, cluster) / "spark-events" / log_path.parent / \
+            f"{log_path.name}.inprogress.gz"
         stale.unlink(missing_ok=True)
