@@ -71,15 +71,8 @@ def create_persistent_app_ui(ctx: ServiceContext, params: dict) -> dict:
                                        target_resource_arn=params["TargetResourceArn"], state="ATTACHED",
                                        created_at=now, last_modified_at=now, tags=params.get("Tags", []))
             session.add(existing)
-        runtime_roles = _runtime_roles_enabled(session, cluster)
+        runtime_roles = security_configurations.runtime_roles_enabled(session, cluster)
     return {"PersistentAppUIId": existing.id, "RuntimeRoleEnabledCluster": runtime_roles}
-
-
-def _runtime_roles_enabled(session, cluster: Cluster) -> bool:
-    name = cluster.request_extras.get("SecurityConfiguration")
-    document = security_configurations.document(session, name) if name else {}
-    iam = document.get("AuthorizationConfiguration", {}).get("IAMConfiguration", {})
-    return bool(iam.get("EnableApplicationScopedIAMRole"))
 
 
 def _app_ui(session, app_ui_id: str) -> PersistentAppUI:

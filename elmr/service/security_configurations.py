@@ -220,3 +220,11 @@ def check_exists(session, name: str) -> None:
 def document(session, name: str) -> dict:
     found = session.get(SecurityConfiguration, name)
     return json.loads(found.document) if found is not None else {}
+
+
+def runtime_roles_enabled(session, cluster) -> bool:
+    """Whether the cluster's security configuration turns on runtime roles (EMR's
+    EnableApplicationScopedIAMRole)."""
+    name = cluster.request_extras.get("SecurityConfiguration")
+    iam = document(session, name).get("AuthorizationConfiguration", {}).get("IAMConfiguration", {}) if name else {}
+    return bool(iam.get("EnableApplicationScopedIAMRole"))

@@ -27,10 +27,7 @@ def get_cluster_session_credentials(ctx: ServiceContext, params: dict) -> dict:
         cluster = lookups.cluster(session, params["ClusterId"])
         if cluster.state not in CLUSTER_ACTIVE:
             raise InvalidRequestException(f"Cluster {cluster.id} is {cluster.state}.")
-        name = cluster.request_extras.get("SecurityConfiguration")
-        document = security_configurations.document(session, name) if name else {}
-        iam = document.get("AuthorizationConfiguration", {}).get("IAMConfiguration", {})
-        if not iam.get("EnableApplicationScopedIAMRole"):
+        if not security_configurations.runtime_roles_enabled(session, cluster):
             raise InvalidRequestException(
                 f"Cluster {cluster.id} does not use runtime roles: its security configuration must set "
                 "AuthorizationConfiguration.IAMConfiguration.EnableApplicationScopedIAMRole.")
