@@ -32,6 +32,12 @@ def sample(name: str) -> tuple[str, str]:
     # Chained Python exceptions: the last one raised is why the program ended.
     ("chained", "RuntimeError: the job's configuration is not JSON"),
     ("shell", "bash: line 1: no-such-tool: command not found"),
+    # A streaming mapper exiting 7: its exception is in a Python worker's traceback that
+    # Spark's log lines carry, after four ERROR and WARN lines about the task.
+    ("streaming_mapper", "StreamingCommandFailed: streaming command 'python3 -c 'import sys; sys.exit(7)'' "
+                         "exited with code 7"),
+    # An exception class of the job's own, whatever its name ends with.
+    ("custom_exception", "StreamingCommandFailed: streaming command 'python3 -c exit(7)' exited with code 7"),
 ])
 def test_the_line_that_says_why(name, expected):
     assert failure_line(*sample(name)) == expected

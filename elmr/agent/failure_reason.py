@@ -16,7 +16,9 @@ _NOISE = re.compile(
     r"^(\s+at |\s*\.\.\. \d+ (more|common frames omitted)|WARNING: |Using Spark's default log4j"
     r"|Setting default log level|To adjust logging level|Spark Web UI available|Spark master: )"
     r"|^\S+:\d+: \w*Warning: ")  # a Python warning: path:line: SomethingWarning: text
-_PYTHON_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Failure|Fault)\b(:.*)?$")
+# The first line after a traceback's frames that is not indented: `name: message`, the
+# name any exception class's (StreamingCommandFailed as much as ValueError).
+_PYTHON_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(: .*)?$")
 _SPARK_ERROR_CLASS = re.compile(r"^(Error in query: )?\[[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*\] ")
 _ERROR_LINE = re.compile(r"^(Error|ERROR|error|FATAL|Fatal)\b[:\s]|\b\w*: error: |: command not found$"
                          r"|: No such file or directory$|: Permission denied$|can't open file")
@@ -49,7 +51,8 @@ def _is_noise(line: str) -> bool:
 def _python_exception(lines: list[str]) -> str | None:
     """The exception line of the last traceback: the first line after its frames that
     is not indented. Py4J's errors carry the Java exception on the next line."""
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last):")]
+    # Spark's own log lines carry a Python worker's traceback after their text.
+    starts = [i for i, line in enumerate(lines) if line.endswith("Traceback (most recent call last):")]
     if not starts:
         return None
     for index in range(starts[-1] + 1, len(lines)):
