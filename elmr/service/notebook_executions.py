@@ -86,7 +86,7 @@ def _parameters(text: str | None) -> dict:
 def start_notebook_execution(ctx: ServiceContext, params: dict) -> dict:
     engine = params["ExecutionEngine"]
     _parameters(params.get("NotebookParams"))
-    source_bucket, source_key = _notebook_source(ctx, params)
+    _, source_key = _notebook_source(ctx, params)
     output_bucket, output_prefix = _output_prefix(ctx, params)
     execution_id = ids.notebook_execution_id()
     notebook_name = PurePosixPath(source_key).name
