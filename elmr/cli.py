@@ -38,9 +38,11 @@ def _env(args) -> int:
     info = read_server_info(args.data_dir) or {}
     url = f"http://{args.host}:{args.port}" if args.port else info.get("url")
     if url is None:
-        print("elmr env: no server has run on this data dir; pass --port", file=sys.stderr)
+        print(f"elmr env: no server has run on the data dir {args.data_dir}; pass --data-dir "
+              "(the server's) or --port", file=sys.stderr)
         return 2
-    keys = credentials.load_or_create(args.data_dir)
+    # The key the running server accepts, however it got it; else the data dir's own.
+    keys = credentials.read_server_credentials(args.data_dir) or credentials.load_or_create(args.data_dir)
     for name, value in (
         ("AWS_ACCESS_KEY_ID", keys.access_key_id),
         ("AWS_SECRET_ACCESS_KEY", keys.secret_access_key),
@@ -55,8 +57,16 @@ def _env(args) -> int:
 def _logs(args) -> int:
     from elmr.logs_command import show_logs
 
+    from elmr.server import read_server_info
+
     name = "stderr" if args.stderr else "controller" if args.controller else "stdout"
-    return show_logs(args.data_dir, args.database_url, args.cluster_id, args.step_id, name, args.follow)
+    database_url = args.database_url or (read_server_info(args.data_dir) or {}).get("database_url")
+    if database_url is None and not (args.data_dir / "elmr.db").exists():
+        print(f"elmr logs: no elmr data dir at {args.data_dir.resolve()} (it has no elmr.db); pass "
+              "--data-dir with the server's data dir (or set ELMR_DATA_DIR), or --database-url",
+              file=sys.stderr)
+        return 2
+    return show_logs(args.data_dir, database_url, args.cluster_id, args.step_id, name, args.follow)
 
 
 def _demo(args) -> int:

@@ -1,6 +1,10 @@
 """The server's root credentials: from ELMR_ACCESS_KEY_ID / ELMR_SECRET_ACCESS_KEY
 when set, otherwise generated once and kept in DATA_DIR/credentials, in the AWS CLI's
-profile format so `AWS_SHARED_CREDENTIALS_FILE=DATA_DIR/credentials` works as is."""
+profile format so `AWS_SHARED_CREDENTIALS_FILE=DATA_DIR/credentials` works as is.
+
+A running server also keeps the key it accepts in DATA_DIR/server-credentials (mode
+0600, same format, removed when it stops), so `elmr env` prints that key whichever
+way the server got it."""
 
 import configparser
 import os
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CREDENTIALS_FILE = "credentials"
+SERVER_CREDENTIALS_FILE = "server-credentials"
 PROFILE = "default"
 
 
@@ -57,3 +62,15 @@ def load_or_create(data_dir: Path) -> RootCredentials:
     created = _generate()
     _write(path, created)
     return created
+
+
+def write_server_credentials(data_dir: Path, credentials: RootCredentials) -> Path:
+    path = Path(data_dir) / SERVER_CREDENTIALS_FILE
+    path.unlink(missing_ok=True)
+    _write(path, credentials)
+    return path
+
+
+def read_server_credentials(data_dir: Path) -> RootCredentials | None:
+    path = Path(data_dir) / SERVER_CREDENTIALS_FILE
+    return _read(path) if path.exists() else None

@@ -34,3 +34,20 @@ def ec2_instance_id() -> str:
 
 def agent_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _long_suffix() -> str:
+    """EMR's newer resources (studios, notebook executions, app UIs) carry 25."""
+    return _emr_suffix(25)
+
+
+def studio_id() -> str:
+    return "es-" + _long_suffix()
+
+
+def notebook_execution_id() -> str:
+    return "ex-" + _long_suffix()
+
+
+def persistent_app_ui_id() -> str:
+    return "p-" + _long_suffix()

@@ -29,6 +29,15 @@ Objects
 -------
 Bootstrap action and script-runner scripts may be s3:// URIs: the agent GETs them
 from `OBJECT_PATH` with its node's token (it holds no S3 credentials).
+
+Notebook executions
+-------------------
+Like steps, on the master: each reply lists the executions to run (`run_notebooks`)
+and those to stop (`stop_notebooks`); the agent runs each once (its directory is the
+record), reports a `NotebookReport` per execution in later heartbeats, and before it
+reports one ended, POSTs the executed notebook (raw bytes, not gzipped) to
+`LOGS_PATH` with path `NOTEBOOK_OUTPUT_PREFIX<execution-id>/<name>.ipynb` (and
+`.html`), which the server writes to the execution's output location.
 """
 
 import json
@@ -42,6 +51,8 @@ HEARTBEAT_PATH = "/elmr/agent/v1/heartbeat"
 LOGS_PATH = "/elmr/agent/v1/logs"
 # GET an object's bytes: query instance_id, token and uri (s3://bucket/key).
 OBJECT_PATH = "/elmr/agent/v1/object"
+# Uploads to LOGS_PATH under this path are executed notebooks, not logs.
+NOTEBOOK_OUTPUT_PREFIX = "notebook-executions/"
 # URI schemes that name the object store, as EMR accepts them.
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "s3n")
 
@@ -118,6 +129,8 @@ class Heartbeat:
     failure_code: str = ""  # BOOTSTRAP_FAILURE when a bootstrap action failed
     # Master node only: every step it was given, [StepReport as dict].
     steps: list = field(default_factory=list)
+    # Master node only: every notebook execution it was given, [NotebookReport as dict].
+    notebooks: list = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -141,6 +154,20 @@ class StepReport:
     run_seconds: float = 0.0  # how long the step's own process ran (start to exit)
 
 
+# Notebook execution states an agent reports; the server maps them to EMR's.
+NOTEBOOK_RUNNING = "RUNNING"
+NOTEBOOK_FINISHED = "FINISHED"
+NOTEBOOK_FAILED = "FAILED"
+NOTEBOOK_STOPPED = "STOPPED"
+
+
+@dataclass
+class NotebookReport:
+    execution_id: str
+    state: str  # one of the NOTEBOOK_* constants
+    message: str = ""  # why it failed: the error the notebook raised
+
+
 @dataclass
 class HeartbeatReply:
     shutdown: bool = False
@@ -149,6 +176,11 @@ class HeartbeatReply:
     run_steps: list = field(default_factory=list)
     # Running steps to stop: [{"step_id", "option": SEND_INTERRUPT | TERMINATE_PROCESS}].
     cancel_steps: list = field(default_factory=list)
+    # Master node only. Notebook executions to run: [{"execution_id", "notebook_uri"
+    # (s3://…), "parameters": {…}, "environment": {…}, "html": bool}], and the ids of
+    # those to stop.
+    run_notebooks: list = field(default_factory=list)
+    stop_notebooks: list = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()

@@ -25,6 +25,7 @@ from elmr.control.reconciler import Reconciler
 from elmr.market.settings import DEFAULT_NOTICE_S, DEFAULT_PRICE_PERIOD_S, MarketSettings, start_epoch
 from elmr.objectstore.objects import buckets_root
 from elmr.objectstore.storage import sweep_staging
+from elmr.platform.spark_history import SparkHistoryService
 from elmr.providers.local import LocalProvider
 from elmr.service.context import ServiceContext, utc_now
 from elmr.store.db import Store, sqlite_url
@@ -76,7 +77,10 @@ def serve(options: ServerOptions) -> None:
     store = Store.open(options.database_url or sqlite_url(data_dir))
     market = MarketSettings(seed=options.spot_seed, notice_s=options.spot_notice_s,
                             price_period_s=options.spot_price_period_s, region=options.region)
-    ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region, market=market)
+    spark_history = SparkHistoryService(data_dir, options.host)
+    spark_history.start_fresh()
+    ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region, market=market,
+                         spark_history=spark_history)
     with store.transaction() as session:
         start_epoch(session, market, ctx.clock())
     app = ElmrApp(ctx, root_credentials)
@@ -89,14 +93,17 @@ def serve(options: ServerOptions) -> None:
     loop = ControlLoop(Reconciler(store, provider, utc_now), actuator)
     ctx.wake_reconciler = loop.wake
     loop.start()
-    _write_server_info(data_dir, server_url, options.region)
+    _write_server_info(data_dir, server_url, options.region, options.database_url)
+    credentials.write_server_credentials(data_dir, root_credentials)
     _stop_on_signals(http_server)
     log.info("elmr server listening on %s (data dir %s)", server_url, data_dir)
     print(f"elmr server listening on {server_url} (data dir {data_dir})", flush=True)
     try:
         http_server.serve()
     finally:
+        (data_dir / credentials.SERVER_CREDENTIALS_FILE).unlink(missing_ok=True)
         loop.stop()
+        spark_history.stop()
         store.close()
         data_dir_lock.close()
 
@@ -129,9 +136,16 @@ def _http_server(host: str, port: int, app) -> WSGIServer:
     return server
 
 
-def _write_server_info(data_dir: Path, server_url: str, region: str) -> None:
+def _write_server_info(data_dir: Path, server_url: str, region: str, database_url: str | None) -> None:
+    """What `elmr env` and `elmr logs` read to find this server (mode 0600: a
+    PostgreSQL URL may carry a password)."""
     info = {"url": server_url, "pid": os.getpid(), "region": region}
-    (data_dir / SERVER_INFO_FILE).write_text(json.dumps(info))
+    if database_url:
+        info["database_url"] = database_url
+    path = data_dir / SERVER_INFO_FILE
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps(info))
 
 
 def read_server_info(data_dir: Path) -> dict | None:

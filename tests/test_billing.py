@@ -5,6 +5,8 @@ $0.27/h (EMR's cap)."""
 
 from decimal import Decimal
 
+import pytest
+
 from elmr import catalog
 from elmr.market import billing, by_hand
 from elmr.market.cost_report import cost_report, normalized_instance_hours
@@ -152,8 +154,8 @@ def test_normalization_factors_follow_the_size():
     assert factors == {"t3.nano": 0.25, "t3.micro": 0.5, "m1.small": 1, "t3.medium": 2, "m5.large": 4,
                        "m5.xlarge": 8, "m5.2xlarge": 16, "c5.9xlarge": 72, "m5.24xlarge": 192,
                        "m7i.metal-48xl": 384, "m5.metal": 192}
-    for instance_type in catalog.instance_types():  # the catalog's own factors agree
-        assert billing.normalization_factor(instance_type.type) == instance_type.normalization_factor
+    # A metal type the catalog lacks weighs as its family's largest known size.
+    assert billing.normalization_factor("m5.metal-future") == 192
 
 
 def test_normalized_hours_round_each_instance_up_to_whole_hours(market_store):
@@ -180,3 +182,19 @@ def test_every_cluster_and_the_total(market_store):
     assert [(c["ClusterId"], c["CostUsd"]) for c in everything["Clusters"]] == [
         ("j-EMPTY", 0), ("j-ONE", 0.24), ("j-TWO", 0.24)]
     assert everything["CostUsd"] == 0.48
+
+
+
+def test_a_type_without_a_published_price_is_billed_at_an_estimate_from_its_peers():
+    """The catalog covers every type EMR accepts, most without a published price: those
+    are estimated from the priced ones and say so, rather than being unbillable."""
+    assert type_prices("m5.xlarge").on_demand_price_from == "catalog"
+    unpriced = [t for t in catalog.instance_types() if t.on_demand_usd_per_hour is None]
+    estimates = {t.type: type_prices(t.type) for t in unpriced}
+    assert estimates and all(p.on_demand_usd_per_hour > 0 and p.on_demand_price_from == "estimated"
+                             for p in estimates.values())
+    # Within a family with published sizes, an estimate follows the size as AWS's prices do.
+    m5_xlarge = catalog.instance_type("m5.xlarge")
+    m5_unpriced = next(t for t in unpriced if t.family == "m5")
+    expected = Decimal(str(m5_xlarge.on_demand_usd_per_hour)) * m5_unpriced.normalization_factor / 8
+    assert estimates[m5_unpriced.type].on_demand_usd_per_hour == pytest.approx(expected, rel=0.05)

@@ -70,13 +70,13 @@ def test_unsigned_request_is_refused(server):
 def test_missing_required_field_names_the_field(server):
     error = error_of(unvalidated(server).run_job_flow, Instances=SMALL_CLUSTER["Instances"])
     assert error["Code"] == "ValidationException"
-    assert "Name" in error["Message"]
+    assert "Value null at 'name'" in error["Message"]
 
 
 def test_wrong_type_names_the_field(server):
     error = error_of(unvalidated(server).run_job_flow, **{**SMALL_CLUSTER, "StepConcurrencyLevel": "two"})
     assert error["Code"] == "ValidationException"
-    assert "StepConcurrencyLevel" in error["Message"]
+    assert "'stepConcurrencyLevel'" in error["Message"]
 
 
 def test_bad_enum_value_names_the_field(server):
@@ -121,14 +121,28 @@ def test_run_job_flow_refuses_what_emr_refuses(server, change, message_part):
     assert cluster_count(server) == before
 
 
-@pytest.mark.parametrize("operation", ["CreateStudio", "DescribeSecurityConfiguration", "ListNotebookExecutions"])
-def test_unimplemented_operation_says_which(server, operation):
+@pytest.mark.parametrize("operation, wrong", [
+    ("AddInstanceGroups", {"JobFlowId": "j-X", "InstanceGroups": [{"InstanceRole": "TASK"}]}),
+    ("ModifyInstanceGroups", {"ClusterId": "j-X\u0000"}),
+])
+def test_operation_built_elsewhere_validates_then_says_it_is_not_implemented(server, operation, wrong):
     model = botocore.session.get_session().get_service_model("emr").operation_model(operation)
-    minimal = {name: "x" for name in model.input_shape.required_members}
     emr = unvalidated(server)
-    error = error_of(getattr(emr, botocore.xform_name(operation)), **minimal)
-    assert operation in error["Message"]
+    call = getattr(emr, botocore.xform_name(operation))
+    invalid = error_of(call, **wrong)
+    assert invalid["Code"] == "ValidationException"
+    minimal = {name: [] if model.input_shape.members[name].type_name == "list" else "j-X"
+               for name in model.input_shape.required_members}
+    error = error_of(call, **minimal)
+    assert operation in error["Message"] and "not implement" in error["Message"]
     assert error["HTTPStatusCode"] == 400
+
+
+def test_every_operation_of_the_model_has_a_handler():
+    from elmr.api.operations import EMR_OPERATIONS
+
+    model = botocore.session.get_session().get_service_model("emr")
+    assert sorted(EMR_OPERATIONS) == sorted(model.operation_names)
 
 
 @pytest.mark.parametrize("call, kwargs", [
@@ -172,15 +186,42 @@ def test_bad_marker_is_an_invalid_request(emr):
     assert error["Code"] == "InvalidRequestException"
 
 
+def _all_release_labels(emr, **filters) -> list[str]:
+    labels, token = [], None
+    while True:
+        page = emr.list_release_labels(MaxResults=40, **filters, **({"NextToken": token} if token else {}))
+        labels += page["ReleaseLabels"]
+        token = page.get("NextToken")
+        if not token:
+            return labels
+
+
 def test_release_catalog_over_the_wire(emr):
-    labels = emr.list_release_labels()["ReleaseLabels"]
-    assert "emr-7.2.0" in labels
-    described = emr.describe_release_label(ReleaseLabel="emr-7.2.0")
-    spark = [app for app in described["Applications"] if app["Name"].lower() == "spark"]
-    assert spark and spark[0]["Version"].startswith("4.")
-    types = emr.list_supported_instance_types(ReleaseLabel="emr-7.2.0")["SupportedInstanceTypes"]
-    m5 = next(t for t in types if t["Type"] == "m5.xlarge")
-    assert (m5["VCPU"], m5["MemoryGB"]) == (4, 16.0)
+    labels = _all_release_labels(emr)
+    # Every label AWS publishes, newest first, over several pages.
+    assert {"emr-4.0.0", "emr-5.36.2", "emr-6.0.0", "emr-6.15.0", "emr-7.12.0"} <= set(labels)
+    assert labels.index("emr-7.12.0") < labels.index("emr-6.15.0") < labels.index("emr-5.36.2")
+    assert len(labels) == len(set(labels)) > 130
+    assert set(_all_release_labels(emr, Filters={"Prefix": "emr-6.1"})) == {
+        "emr-6.1.0", "emr-6.1.1", "emr-6.10.0", "emr-6.10.1", "emr-6.11.0", "emr-6.11.1", "emr-6.12.0",
+        "emr-6.13.0", "emr-6.14.0", "emr-6.15.0"}
+    with_spark_312 = _all_release_labels(emr, Filters={"Application": "Spark@3.1.2"})
+    assert {"emr-6.4.0", "emr-6.5.0"} <= set(with_spark_312) and "emr-6.0.0" not in with_spark_312
+    described = emr.describe_release_label(ReleaseLabel="emr-6.5.0")
+    versions = {app["Name"]: app["Version"] for app in described["Applications"]}
+    assert (versions["Spark"], versions["Hadoop"], versions["Hive"]) == ("3.1.2", "3.2.1", "3.1.2")
+    types, marker = [], None
+    while True:  # every type EMR accepts, previous generations included, 50 a page
+        page = emr.list_supported_instance_types(ReleaseLabel="emr-7.2.0", **({"Marker": marker} if marker else {}))
+        types += page["SupportedInstanceTypes"]
+        marker = page.get("Marker")
+        if not marker:
+            break
+    by_type = {t["Type"]: t for t in types}
+    assert len(by_type) > 1000
+    assert (by_type["m5.xlarge"]["VCPU"], by_type["m5.xlarge"]["MemoryGB"]) == (4, 16.0)
+    assert (by_type["m1.large"]["VCPU"], by_type["m6g.xlarge"]["Architecture"]) == (2, "arm64")
+    assert by_type["i3.2xlarge"]["NumberOfDisks"] == 1 and not by_type["i3.2xlarge"]["EbsStorageOnly"]
     assert error_of(emr.describe_release_label, ReleaseLabel="emr-0.0.1")["Code"] == "ValidationException"
     assert error_of(emr.list_supported_instance_types,
                     ReleaseLabel="emr-0.0.1")["Code"] == "ValidationException"
@@ -193,7 +234,7 @@ def test_release_catalog_over_the_wire(emr):
     ("list_release_labels", {"MaxResults": 1000}, "maxResults"),
     ("set_unhealthy_node_replacement", {"JobFlowIds": ["j-NOSUCHCLUSTER1"],
                                         "UnhealthyNodeReplacement": True}, "j-NOSUCHCLUSTER1"),
-    ("add_tags", {"ResourceId": "j-X"}, "Tags"),
+    ("add_tags", {"ResourceId": "j-X"}, "'tags'"),
 ])
 def test_bad_inputs_of_listing_and_switch_operations(server, call, kwargs, message_part):
     error = error_of(getattr(unvalidated(server), call), **kwargs)

@@ -17,7 +17,7 @@ from elmr.market.history import MarketHistory, second_of
 from elmr.market.interruptions import spot_pass
 from elmr.market.launches import launch_quote
 from elmr.market.pools import MarketError, Pool, UnknownInstance
-from elmr.market.series import Series
+from elmr.market.series import Series, on_demand_price
 from elmr.market.settings import start_epoch
 from elmr.store.market_models import SpotMarketEpoch
 from elmr.store.models import Instance
@@ -26,7 +26,7 @@ from market_rows import SETTINGS, T0, add_cluster, add_group, add_instance, at
 POOL = Pool("m5.xlarge", "us-east-1a")
 SERIES_SCRIPT = """
 import json
-from elmr.market.series import Series
+from elmr.market.series import Series, on_demand_price
 from elmr.market.pools import Pool
 series = Series(5, 300)
 pools = [Pool(t, z) for t in ("m5.xlarge", "r6g.2xlarge") for z in ("us-east-1a", "us-east-1d")]
@@ -63,7 +63,7 @@ def test_prices_vary_stay_under_the_on_demand_cap_and_reach_it_in_a_crunch():
     series = Series(5, 300)
     for instance_type in catalog.instance_types():
         pool = Pool(instance_type.type, "us-east-1b")
-        cap = Decimal(str(instance_type.on_demand_usd_per_hour))
+        cap = on_demand_price(instance_type.type)
         prices = [series.price(pool, k) for k in range(5890896, 5890896 + 288)]  # one day
         assert all(Decimal(0) < price <= cap for price in prices), instance_type.type
         assert len(set(prices)) > 10  # it moves

@@ -18,6 +18,7 @@ from elmr import node_protocol
 from elmr.agent import bootstrap, object_fetch
 from elmr.agent.daemons import Daemon, stop_all
 from elmr.agent.log_shipper import LogShipper
+from elmr.agent.notebooks import NotebookRunner
 from elmr.agent.steps import StepRunner
 from elmr.apps import spark, spark_conf
 
@@ -56,6 +57,8 @@ class HeartbeatSender:
             shutdown=bool(reply.get("shutdown")),
             run_steps=list(reply.get("run_steps") or []),
             cancel_steps=list(reply.get("cancel_steps") or []),
+            run_notebooks=list(reply.get("run_notebooks") or []),
+            stop_notebooks=list(reply.get("stop_notebooks") or []),
         )
 
 
@@ -106,6 +109,8 @@ class NodeAgent:
         self.history_server = _history_server_for(self.spec, node_dir) if self.is_master else None
         self.step_runner = StepRunner(node_dir, node_env(self.spec, node_dir), self.fetch_object)
         self.listed_steps: set[str] = set()
+        self.notebook_runner = NotebookRunner(self.spec, node_dir, node_env(self.spec, node_dir), self.fetch_object)
+        self.listed_notebooks: set[str] = set()
         self.phase = node_protocol.PHASE_BOOTSTRAPPING
         self.message = ""
         self.failure_code = ""
@@ -127,6 +132,7 @@ class NodeAgent:
             spark_master_ui_url=self.daemon.ui_url if self.is_master else None,
             failure_code=self.failure_code,
             steps=self.step_runner.reports(self.listed_steps),
+            notebooks=self.notebook_runner.reports(self.listed_notebooks),
         ))
         if reply is None:
             return
@@ -139,6 +145,9 @@ class NodeAgent:
                 self.write_conf_files()  # buckets created since the last step
             self.step_runner.run(reply.run_steps)
             self.step_runner.cancel(reply.cancel_steps)
+            self.listed_notebooks = {order["execution_id"] for order in reply.run_notebooks}
+            self.notebook_runner.run(reply.run_notebooks)
+            self.notebook_runner.stop(reply.stop_notebooks)
 
     def set_phase(self, phase: str, message: str = "") -> None:
         if phase != self.phase or message != self.message:
@@ -226,7 +235,7 @@ class NodeAgent:
         while not self.stop_requested.is_set():
             self.observe()
             self._start_history_server_once_running()
-            finished = self.step_runner.poll()
+            finished = self.step_runner.poll() | self.notebook_runner.poll()
             if finished or time.monotonic() >= next_heartbeat:
                 self._ship_step_logs()
                 self.heartbeat()
@@ -255,10 +264,26 @@ class NodeAgent:
         node_prefix = f"node/{self.spec.ec2_instance_id}"
         self.shipper.ship_dir(self.node_dir / "logs", f"{node_prefix}/daemons")
         self.shipper.ship_dir(self.node_dir / "bootstrap-actions", f"{node_prefix}/bootstrap-actions")
+        self._ship_spark_logs()
+
+    def _ship_spark_logs(self) -> None:
+        """Event logs (the master's: the server keeps them for the persistent history
+        server) and executor logs, as EMR's containers/<application>/<container>/."""
+        events = Path(self.spec.event_log_dir)
+        if self.is_master and events.is_dir():
+            # Spark 4 writes rolling event logs (eventlog_v2_<app>/events_N_<app>.zstd and
+            # an appstatus file); Hadoop's .crc files beside them are not logs.
+            for path in sorted(events.rglob("*")):
+                if path.is_file() and not path.name.endswith(".crc"):
+                    self.shipper.ship(path, f"spark-events/{path.relative_to(events)}")
+        for log_file in sorted((self.node_dir / "spark" / "work").glob("*/*/std*")):
+            executor_dir = log_file.parent
+            self.shipper.ship(log_file, f"containers/{executor_dir.parent.name}/{executor_dir.name}/{log_file.name}")
 
     def shutdown(self) -> None:
         self.set_phase(node_protocol.PHASE_STOPPING)
         self.step_runner.stop_all()
+        self.notebook_runner.stop_all()
         stop_all([d for d in (self.daemon, self.history_server) if d is not None])
         self._ship_step_logs()
         self._ship_node_logs()

@@ -10,7 +10,6 @@ again is never run twice.
 import json
 import logging
 import os
-import re
 import signal
 import stat
 import subprocess
@@ -21,38 +20,32 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from elmr import node_protocol
+from elmr.agent.failure_reason import failure_line
 from elmr.agent.object_fetch import FetchFailed, is_object_uri
 from elmr.apps import step_commands
 
 log = logging.getLogger("elmr.agent.steps")
 CANCEL_GRACE_S = 10.0
-_ERROR_LINE = re.compile(r"(Error|Exception|error:|failed)")
-# Stack frames and log4j lines name errors too, but are not the error the job printed.
-_NOISE_LINE = re.compile(r"^(at |\.\.\. \d+ more)|^\S+ \S+ (INFO|WARN|DEBUG|TRACE) ")
+# How much of the end of stdout and stderr is read for the failure's reason.
+FAILURE_TAIL_BYTES = 1024 * 1024
 
 
 def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _meaningful_lines(path: Path) -> list[str]:
+def _tail(path: Path) -> str:
     try:
-        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - FAILURE_TAIL_BYTES))
+            return handle.read().decode(errors="replace")
     except OSError:
-        return []
-    return [line for line in lines if line and not _NOISE_LINE.search(line)]
+        return ""
 
 
 def failure_message(step_dir: Path) -> str:
-    """The error the job printed: the last line naming an error, else the last line.
-    spark-submit merges a Python driver's stderr into its stdout, so stdout's errors
-    come first; then stderr's, as EMR reads them."""
-    stdout, stderr = _meaningful_lines(step_dir / "stdout"), _meaningful_lines(step_dir / "stderr")
-    for lines in (stdout, stderr):
-        errors = [line for line in lines if _ERROR_LINE.search(line)]
-        if errors:
-            return errors[-1][:1000]
-    return (stderr or stdout or [""])[-1][:1000]
+    """The line that says why the step failed (failure_reason.failure_line)."""
+    return failure_line(_tail(step_dir / "stdout"), _tail(step_dir / "stderr"))
 
 
 @dataclass

@@ -2,6 +2,7 @@
 JSON files beside this module. Plain data, no EMR errors: callers decide what an
 unknown name means."""
 
+import difflib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +17,8 @@ class InstanceType:
     memory_gib: float
     storage_gb: int
     number_of_disks: int
-    on_demand_usd_per_hour: float
+    on_demand_usd_per_hour: float | None  # us-east-1, Linux; None where not known
+    emr_usd_per_hour: float | None  # EMR's own price on top; None where not known
     architecture: str
     is_64bits_only: bool
     ebs_optimized_available: bool
@@ -32,7 +34,7 @@ class InstanceType:
 @dataclass(frozen=True)
 class Release:
     label: str
-    applications: dict  # name -> the version elmr really runs
+    applications: dict  # name -> the version AWS's Release Guide lists for this label
     os_releases: tuple
 
 
@@ -47,13 +49,13 @@ def _instance_types() -> dict[str, InstanceType]:
 
 
 @lru_cache(maxsize=1)
-def _releases() -> tuple[dict[str, Release], str]:
+def _releases() -> tuple[dict[str, Release], str, dict]:
     data = _load("releases.json")
     releases = {
-        entry["label"]: Release(entry["label"], dict(data["applications"]), tuple(entry["os_releases"]))
+        entry["label"]: Release(entry["label"], dict(entry["applications"]), tuple(entry["os_releases"]))
         for entry in data["releases"]
     }
-    return releases, data["default_release_label"]
+    return releases, data["default_release_label"], dict(data["runtime"])
 
 
 def instance_type(name: str) -> InstanceType | None:
@@ -62,6 +64,20 @@ def instance_type(name: str) -> InstanceType | None:
 
 def instance_types() -> list[InstanceType]:
     return list(_instance_types().values())
+
+
+def closest_instance_types(name: str, count: int = 3) -> list[str]:
+    """Known types nearest to a name that is not one (a typo, a size the family lacks)."""
+    known = list(_instance_types())
+    close = difflib.get_close_matches(name.lower(), known, n=count, cutoff=0.5)
+    family = name.split(".", 1)[0].lower()
+    same_family = [t for t in known if t.startswith(family + ".")]
+    return close or same_family[:count] or difflib.get_close_matches(name.lower(), known, n=count, cutoff=0)
+
+
+def unknown_type_message(name: str) -> str:
+    return (f"Instance type '{name}' is not supported. The closest supported types are "
+            f"{', '.join(closest_instance_types(name))}.")
 
 
 def release(label: str) -> Release | None:
@@ -75,6 +91,11 @@ def releases() -> list[Release]:
 
 def default_release_label() -> str:
     return _releases()[1]
+
+
+def runtime_applications() -> dict[str, str]:
+    """What elmr really runs, whatever the label: {name: version}."""
+    return dict(_releases()[2])
 
 
 def _version_key(release: Release) -> tuple:

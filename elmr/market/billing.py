@@ -98,24 +98,25 @@ def normalized_instance_hours(lives: list[tuple[Life, float]]) -> int:
 
 
 def normalization_factor(instance_type: str) -> float:
-    """EMR's weight of one hour of the type, in m1.small hours, from its size."""
+    """EMR's weight of one hour of the type, in m1.small hours: the catalog's, or for a
+    type the catalog lacks (t3.nano…), from its size."""
+    known = catalog.instance_type(instance_type)
+    if known is not None:
+        return known.normalization_factor
     family, _, size = instance_type.partition(".")
     if size in _SIZE_FACTORS:
         return _SIZE_FACTORS[size]
     sized = re.fullmatch(r"(\d+)xlarge|metal-(\d+)xl", size)
     if sized:
         return 8 * int(sized.group(1) or sized.group(2))
-    return _metal_factor(family, instance_type)
+    return _metal_factor(family)
 
 
-def _metal_factor(family: str, instance_type: str) -> float:
-    """A bare-metal type weighs as its family's largest size (m5.metal = m5.24xlarge)."""
-    sizes = [normalization_factor(t.type) for t in catalog.instance_types()
-             if t.family == family and t.type != instance_type and "metal" not in t.type]
-    if sizes:
-        return max(sizes)
-    known = catalog.instance_type(instance_type)
-    return 2 * known.vcpu if known else _SIZE_FACTORS["large"]
+def _metal_factor(family: str) -> float:
+    """A bare-metal type the catalog lacks weighs as its family's largest known size."""
+    sizes = [t.normalization_factor for t in catalog.instance_types()
+             if t.family == family and "metal" not in t.type]
+    return max(sizes) if sizes else _SIZE_FACTORS["large"]
 
 
 def _ec2_waived(life: Life) -> bool:

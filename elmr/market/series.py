@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from elmr import catalog
+from elmr.market.prices import on_demand_usd_per_hour
 from elmr.market.pools import MarketError, Pool
 
 KNOT_SLOTS = 6
@@ -35,10 +36,9 @@ def unit(seed: int, *parts) -> float:
 
 
 def on_demand_price(instance_type: str) -> Decimal:
-    known = catalog.instance_type(instance_type)
-    if known is None:
+    if catalog.instance_type(instance_type) is None:
         raise MarketError(f"Instance type '{instance_type}' is not in elmr's catalog.")
-    return Decimal(str(known.on_demand_usd_per_hour))
+    return on_demand_usd_per_hour(instance_type)[0]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ steps to run or cancel (master), or to shut down."""
 import hmac
 
 from elmr.node_protocol import PHASE_FAILED
+from elmr.service import notebook_executions
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
 from elmr.store import step_rules
@@ -33,6 +34,8 @@ def record_heartbeat(ctx: ServiceContext, heartbeat: dict) -> dict:
             for report in heartbeat.get("steps") or []:
                 changed |= step_rules.apply_report(session, cluster, report, now)
             reply.update(_step_orders(session, cluster))
+            notebook_executions.apply_reports(session, cluster, heartbeat.get("notebooks") or [], now)
+            reply.update(notebook_executions.orders_for_master(session, cluster))
     if changed:
         ctx.wake_reconciler()
     return reply

@@ -8,11 +8,11 @@ response dict.
 
 from sqlalchemy import and_, or_, select
 
-from elmr.service import lookups, paging, views
+from elmr.service import cluster_logs, lookups, paging, views
 from elmr.service.context import ServiceContext
 from elmr.service.errors import ValidationException
 from elmr.service.run_job_flow import build_cluster, check_step_concurrency
-from elmr.service.usage import normalized_instance_hours
+from elmr.market.cost_report import normalized_instance_hours, normalized_instance_hours_of
 from elmr.store.models import Cluster
 from elmr.store.states import CLUSTER_TERMINAL, transition
 
@@ -20,6 +20,7 @@ CLUSTERS_PAGE_SIZE = 50  # EMR's page size for ListClusters
 
 
 def run_job_flow(ctx: ServiceContext, params: dict) -> dict:
+    cluster_logs.check_log_uri(ctx, params.get("LogUri"))
     with ctx.store.transaction() as session:
         cluster = build_cluster(session, params, ctx.clock())
     ctx.wake_reconciler()
@@ -27,10 +28,20 @@ def run_job_flow(ctx: ServiceContext, params: dict) -> dict:
 
 
 def describe_cluster(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         hours = normalized_instance_hours(session, cluster.id, ctx.clock())
-        return {"Cluster": views.cluster(cluster, ctx.cluster_arn(cluster.id), hours)}
+    return {"Cluster": views.cluster(cluster, ctx.cluster_arn(cluster.id), hours, _persistent_history(ctx, cluster))}
+
+
+def _persistent_history(ctx: ServiceContext, cluster: Cluster) -> str | None:
+    """The server's own history server, for an ended cluster whose event logs it keeps
+    (None unless it answers now: DescribeCluster shows no URL that does not)."""
+    if cluster.state not in CLUSTER_TERMINAL or ctx.spark_history is None:
+        return None
+    if not ctx.spark_history.has_event_logs(cluster.id):
+        return None
+    return ctx.spark_history.url()
 
 
 def list_clusters(ctx: ServiceContext, params: dict) -> dict:
@@ -50,15 +61,10 @@ def list_clusters(ctx: ServiceContext, params: dict) -> dict:
                 and_(Cluster.created_at == last_created, Cluster.id < last_id),
             )
         )
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         page = session.scalars(query.limit(CLUSTERS_PAGE_SIZE + 1)).all()
-        now = ctx.clock()
-        summaries = [
-            views.cluster_summary(
-                c, ctx.cluster_arn(c.id), normalized_instance_hours(session, c.id, now)
-            )
-            for c in page[:CLUSTERS_PAGE_SIZE]
-        ]
+        hours = normalized_instance_hours_of(session, [c.id for c in page[:CLUSTERS_PAGE_SIZE]], ctx.clock())
+        summaries = [views.cluster_summary(c, ctx.cluster_arn(c.id), hours[c.id]) for c in page[:CLUSTERS_PAGE_SIZE]]
     answer = {"Clusters": summaries}
     if len(page) > CLUSTERS_PAGE_SIZE:
         last = page[CLUSTERS_PAGE_SIZE - 1]
@@ -114,21 +120,21 @@ def set_unhealthy_node_replacement(ctx: ServiceContext, params: dict) -> dict:
 
 def add_tags(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
-        cluster = lookups.tag_resource(session, params["ResourceId"])
-        tags = {tag["Key"]: tag.get("Value", "") for tag in cluster.tags}
+        resource = lookups.tag_resource(session, params["ResourceId"])
+        tags = {tag["Key"]: tag.get("Value", "") for tag in resource.tags}
         for tag in params["Tags"]:
             if not tag.get("Key"):
                 raise ValidationException("Tags: a tag key must not be empty.")
             tags[tag["Key"]] = tag.get("Value", "")
-        cluster.tags = [{"Key": key, "Value": value} for key, value in tags.items()]
+        resource.tags = [{"Key": key, "Value": value} for key, value in tags.items()]
     return {}
 
 
 def remove_tags(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
-        cluster = lookups.tag_resource(session, params["ResourceId"])
+        resource = lookups.tag_resource(session, params["ResourceId"])
         removed = set(params["TagKeys"])
-        cluster.tags = [tag for tag in cluster.tags if tag["Key"] not in removed]
+        resource.tags = [tag for tag in resource.tags if tag["Key"] not in removed]
     return {}
 
 

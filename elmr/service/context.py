@@ -1,11 +1,12 @@
-"""What every service function is handed: the store, the clock, and a way to wake
-the reconciler after recording intent (so a new cluster starts at once instead of
-at the next periodic pass)."""
+"""What every service function is handed: the store, the clock, a way to wake the
+reconciler after recording intent (so a new cluster starts at once instead of at
+the next periodic pass), and the server-wide platform services the server runs
+(the persistent Spark history server; None where none runs)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from elmr.market.settings import MarketSettings
 from elmr.store.db import Store
@@ -13,6 +14,15 @@ from elmr.store.db import Store
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class SparkHistory(Protocol):
+    """elmr.platform.spark_history.SparkHistoryService, as the services use it."""
+
+    def keep_event_log(self, cluster_id: str, name: str, data: bytes) -> None: ...
+    def has_event_logs(self, cluster_id: str) -> bool: ...
+    def url(self) -> str | None: ...
+    def ensure_started(self) -> str: ...
 
 
 @dataclass
@@ -24,6 +34,7 @@ class ServiceContext:
     clock: Callable[[], datetime] = utc_now
     wake_reconciler: Callable[[], None] = field(default=lambda: None)
     market: MarketSettings = field(default_factory=MarketSettings)
+    spark_history: SparkHistory | None = None
 
     def cluster_arn(self, cluster_id: str) -> str:
         return (

@@ -21,7 +21,7 @@ def running_counts(session, cluster_id: str) -> dict[str, int]:
 
 
 def list_instance_groups(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         counts = running_counts(session, cluster.id)
         groups = session.scalars(
@@ -35,7 +35,7 @@ def list_instance_groups(ctx: ServiceContext, params: dict) -> dict:
 
 
 def list_instances(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         query = (
             select(Instance)
@@ -55,7 +55,7 @@ def list_instances(ctx: ServiceContext, params: dict) -> dict:
 
 
 def list_bootstrap_actions(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         actions = session.scalars(
             select(BootstrapAction)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from elmr.service import views
 from elmr.service.context import ServiceContext
 from elmr.service.instances import running_counts
-from elmr.service.usage import normalized_instance_hours
+from elmr.market.cost_report import normalized_instance_hours
 from elmr.store.models import Cluster, Instance, InstanceGroup, Step
 
 # JobFlowExecutionState for each cluster state; a terminated cluster whose steps
@@ -39,7 +39,7 @@ def describe_job_flows(ctx: ServiceContext, params: dict) -> dict:
     if params.get("CreatedBefore"):
         query = query.where(Cluster.created_at <= params["CreatedBefore"])
     wanted_states = set(params.get("JobFlowStates", []))
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         details = [_job_flow(session, cluster, now) for cluster in session.scalars(query)]
     if wanted_states:
         details = [d for d in details if d["ExecutionStatusDetail"]["State"] in wanted_states]

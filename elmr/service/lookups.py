@@ -3,7 +3,7 @@
 from sqlalchemy.orm import Session
 
 from elmr.service.errors import InvalidRequestException, ValidationException
-from elmr.store.models import Cluster
+from elmr.store.models import Cluster, Studio
 
 
 def cluster(session: Session, cluster_id: str) -> Cluster:
@@ -21,9 +21,9 @@ def job_flow(session: Session, job_flow_id: str) -> Cluster:
     return found
 
 
-def tag_resource(session: Session, resource_id: str) -> Cluster:
-    """AddTags/RemoveTags take a cluster id (EMR Studio tags are not supported)."""
-    found = session.get(Cluster, resource_id)
+def tag_resource(session: Session, resource_id: str) -> Cluster | Studio:
+    """AddTags/RemoveTags take a cluster id or an EMR Studio id; both rows hold `tags`."""
+    found = session.get(Studio if resource_id.startswith("es-") else Cluster, resource_id)
     if found is None:
         raise InvalidRequestException(f"Resource id '{resource_id}' is not valid.")
     return found

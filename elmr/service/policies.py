@@ -20,7 +20,7 @@ def put_auto_termination_policy(ctx: ServiceContext, params: dict) -> dict:
 
 
 def get_auto_termination_policy(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         policy = lookups.cluster(session, params["ClusterId"]).auto_termination_policy
     return {"AutoTerminationPolicy": policy} if policy else {}
 
@@ -41,7 +41,7 @@ def put_managed_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
 
 
 def get_managed_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         policy = lookups.cluster(session, params["ClusterId"]).managed_scaling_policy
     return {"ManagedScalingPolicy": policy} if policy else {}
 

@@ -1,5 +1,7 @@
 """ListReleaseLabels, DescribeReleaseLabel and ListSupportedInstanceTypes: the
-catalog as EMR shows it, with the application versions elmr really runs."""
+catalog as EMR shows it: every release label AWS publishes with the application
+versions it lists (elmr runs its own versions whatever the label: the cluster's
+Applications say so)."""
 
 from elmr import catalog
 from elmr.service import paging

@@ -9,11 +9,14 @@ from sqlalchemy.orm import Session
 
 from elmr import catalog, ids
 from elmr.apps.spark_conf import KNOWN_CLASSIFICATIONS, unknown_classifications
+from elmr.service import auto_scaling, block_public_access, instance_fleets, security_configurations
 from elmr.service.errors import ValidationException
 from elmr.service.steps_intake import new_steps
 from elmr.store.models import BootstrapAction, Cluster, InstanceGroup
 
 MAX_TASK_GROUPS = 48  # EMR's limit of task instance groups per cluster
+MAX_EBS_VOLUMES = 25  # per instance
+EBS_VOLUME_TYPES = ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard")
 
 # RunJobFlow fields with no behaviour in elmr yet, kept verbatim for DescribeCluster.
 _EXTRA_FIELDS = (
@@ -40,8 +43,15 @@ def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
     group_configs = _instance_group_configs(instances)
     for config in group_configs:
         _check_instance_type(config["InstanceType"])
+        _check_ebs(config.get("EbsConfiguration"))
         _check_classifications(config.get("Configurations", []), f"InstanceGroup {config.get('Name', '')}")
+        if config.get("AutoScalingPolicy"):
+            auto_scaling.check_policy(config["AutoScalingPolicy"], config["InstanceRole"],
+                                      bool(params.get("AutoScalingRole")), bool(params.get("ManagedScalingPolicy")))
     _check_classifications(params.get("Configurations", []), "Configurations")
+    if params.get("SecurityConfiguration"):
+        security_configurations.check_exists(session, params["SecurityConfiguration"])
+    block_public_access.check_cluster(session, params)
 
     cluster = Cluster(
         id=ids.cluster_id(),
@@ -80,9 +90,10 @@ def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
 
 
 def _release(params: dict) -> catalog.Release:
-    if "AmiVersion" in params and "ReleaseLabel" not in params:
+    if params.get("AmiVersion") is not None:
         raise ValidationException(
-            "AmiVersion is not supported by elmr; use ReleaseLabel (e.g. emr-7.2.0)."
+            "AmiVersion names the AMI-based releases before EMR 4.0, which elmr does not run; "
+            f"use ReleaseLabel instead (e.g. {catalog.default_release_label()})."
         )
     label = params.get("ReleaseLabel") or catalog.default_release_label()
     release = catalog.release(label)
@@ -92,30 +103,35 @@ def _release(params: dict) -> catalog.Release:
 
 
 def _applications(release: catalog.Release, requested: list) -> list:
-    """The applications the cluster runs, with the versions elmr really runs.
-    Spark is always there: it is what every node starts."""
+    """The applications the cluster runs: elmr runs its own Spark, Hadoop client and
+    Hive (through Spark SQL) whatever the label, and records beside each the version
+    the label lists. Spark is always there: it is what every node starts."""
+    if any(not app.get("Name") for app in requested):
+        raise ValidationException("Applications: every application needs a Name (e.g. Spark).")
+    runtime = {name.lower(): (name, version) for name, version in catalog.runtime_applications().items()}
+    published = {name.lower(): version for name, version in release.applications.items()}
     names = [app["Name"] for app in requested] or ["Spark"]
-    offered = {name.lower(): (name, version) for name, version in release.applications.items()}
-    chosen = []
     for name in names:
-        if name.lower() not in offered:
-            raise ValidationException(
-                f"Cannot find application {name} in release {release.label}; "
-                f"elmr offers {', '.join(sorted(release.applications))}."
-            )
-        chosen.append(offered[name.lower()])
-    if "spark" not in {name.lower() for name, _ in chosen}:
-        chosen.append(offered["spark"])
+        if name.lower() not in runtime:
+            raise ValidationException(_not_run(name, release, name.lower() in published))
+    chosen = list(dict.fromkeys([runtime[name.lower()][0] for name in names] + ["Spark"]))
     args_by_name = {app["Name"].lower(): app.get("Args", []) for app in requested}
-    return [
-        {"Name": name, "Version": version, "Args": args_by_name.get(name.lower(), [])}
-        for name, version in chosen
-    ]
+    return [{"Name": name, "Version": runtime[name.lower()][1], "Args": args_by_name.get(name.lower(), []),
+             "ReleaseVersion": published.get(name.lower(), "")} for name in chosen]
+
+
+def _not_run(name: str, release: catalog.Release, published: bool) -> str:
+    runs = ", ".join(catalog.runtime_applications())
+    if published:
+        return f"elmr does not run {name} (release {release.label} has it); elmr runs {runs}."
+    return f"Cannot find application {name} in release {release.label}; elmr runs {runs}."
 
 
 def _instance_group_configs(instances: dict) -> list[dict]:
     if instances.get("InstanceFleets"):
-        raise ValidationException("Instance fleets are not supported by elmr yet; use InstanceGroups.")
+        if instances.get("InstanceGroups") or instances.get("MasterInstanceType"):
+            raise ValidationException("Please specify either InstanceFleets or InstanceGroups, not both.")
+        instance_fleets.check_run_job_flow_fleets(instances["InstanceFleets"])
     groups = instances.get("InstanceGroups")
     shorthand = instances.get("MasterInstanceType") or instances.get("InstanceCount")
     if groups and shorthand:
@@ -185,9 +201,23 @@ def _check_classifications(configurations: list, where: str) -> None:
         )
 
 
+def _check_ebs(ebs_configuration: dict | None) -> None:
+    """EC2's limits on the volumes an instance group asks for."""
+    configs = (ebs_configuration or {}).get("EbsBlockDeviceConfigs", [])
+    if sum(config.get("VolumesPerInstance", 1) for config in configs) > MAX_EBS_VOLUMES:
+        raise ValidationException(f"EbsConfiguration: at most {MAX_EBS_VOLUMES} EBS volumes per instance.")
+    for config in configs:
+        spec = config["VolumeSpecification"]
+        if spec["VolumeType"] not in EBS_VOLUME_TYPES:
+            raise ValidationException(f"EbsConfiguration: volume type '{spec['VolumeType']}' is not valid; "
+                                      f"use one of {', '.join(EBS_VOLUME_TYPES)}.")
+        if not 1 <= spec["SizeInGB"] <= 16384 or config.get("VolumesPerInstance", 1) < 1:
+            raise ValidationException("EbsConfiguration: SizeInGB must be 1 to 16384 and VolumesPerInstance at least 1.")
+
+
 def _check_instance_type(name: str) -> None:
     if catalog.instance_type(name) is None:
-        raise ValidationException(f"Instance type '{name}' is not supported.")
+        raise ValidationException(catalog.unknown_type_message(name))
 
 
 def _instance_group(cluster_id: str, config: dict, now: datetime) -> InstanceGroup:
@@ -205,6 +235,7 @@ def _instance_group(cluster_id: str, config: dict, now: datetime) -> InstanceGro
         created_at=now,
         configurations=config.get("Configurations", []),
         ebs_configuration=config.get("EbsConfiguration"),
+        auto_scaling_policy=config.get("AutoScalingPolicy"),
     )
 
 

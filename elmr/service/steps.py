@@ -42,14 +42,14 @@ def _step(session, cluster_id: str, step_id: str) -> Step:
 
 
 def describe_step(ctx: ServiceContext, params: dict) -> dict:
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         return {"Step": views.step(_step(session, cluster.id, params["StepId"]))}
 
 
 def list_steps(ctx: ServiceContext, params: dict) -> dict:
     """Newest first, as EMR lists them."""
-    with ctx.store.transaction() as session:
+    with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         query = select(Step).where(Step.cluster_id == cluster.id).order_by(Step.position.desc())
         if params.get("StepStates"):

@@ -2,6 +2,7 @@
 Command, JobFlowDetail). Plain dicts with datetimes; the api layer turns them into
 JSON through botocore's model, which also drops what the model does not know."""
 
+from elmr.service import auto_scaling
 from elmr.store.models import BootstrapAction, Cluster, Instance, InstanceGroup, Step
 from elmr.store.states import CLUSTER_TERMINAL
 
@@ -44,7 +45,9 @@ def cluster_summary(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
     }
 
 
-def cluster(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
+def cluster(cluster: Cluster, arn: str, normalized_hours: int, persistent_history_url: str | None = None) -> dict:
+    """`persistent_history_url`: the server's own history server, for a cluster that
+    has ended (its own UIs are gone with it)."""
     extras = cluster.request_extras
     described = {
         **cluster_summary(cluster, arn, normalized_hours),
@@ -55,7 +58,7 @@ def cluster(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
         "TerminationProtected": cluster.termination_protected,
         "UnhealthyNodeReplacement": cluster.unhealthy_node_replacement,
         "VisibleToAllUsers": cluster.visible_to_all_users,
-        "Applications": _applications(cluster),
+        "Applications": _applications(cluster, persistent_history_url),
         "Tags": cluster.tags,
         "Configurations": cluster.configurations,
         "StepConcurrencyLevel": cluster.step_concurrency_level,
@@ -74,20 +77,32 @@ def cluster(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
     return described
 
 
-def _applications(cluster: Cluster) -> list:
-    """Spark's entry carries the addresses of the cluster's Spark master and UI,
-    which EMR users otherwise reach through the master's DNS name."""
+def _applications(cluster: Cluster, persistent_history_url: str | None) -> list:
+    """Each application as elmr runs it, its AdditionalInfo saying so beside the version
+    the release label lists. Spark's entry carries the addresses of the cluster's
+    Spark master and UIs while they answer (EMR users reach them through the master's
+    DNS name); once the cluster has ended, only the server's own history server."""
     applications = []
-    for app in cluster.applications:
-        app = dict(app)
-        if app["Name"] == "Spark" and cluster.spark_master_url:
-            app["AdditionalInfo"] = {
-                "SparkMasterUrl": cluster.spark_master_url,
-                "SparkMasterWebUiUrl": cluster.spark_master_ui_url or "",
-                "SparkHistoryServerUrl": cluster.spark_history_ui_url or "",
-            }
+    for stored in cluster.applications:
+        app = {key: stored[key] for key in ("Name", "Version", "Args") if key in stored}
+        info = {"ElmrRuns": f"{app['Name']} {app['Version']}, whatever the release label"}
+        if stored.get("ReleaseVersion"):
+            info["ReleaseLabelVersion"] = stored["ReleaseVersion"]
+        if app["Name"] == "Spark":
+            info.update(_spark_urls(cluster, persistent_history_url))
+        app["AdditionalInfo"] = info
         applications.append(app)
     return applications
+
+
+def _spark_urls(cluster: Cluster, persistent_history_url: str | None) -> dict:
+    if cluster.state in CLUSTER_TERMINAL:
+        return {"SparkHistoryServerUrl": persistent_history_url} if persistent_history_url else {}
+    if not cluster.spark_master_url:
+        return {}
+    return {"SparkMasterUrl": cluster.spark_master_url,
+            "SparkMasterWebUiUrl": cluster.spark_master_ui_url or "",
+            "SparkHistoryServerUrl": cluster.spark_history_ui_url or ""}
 
 
 def instance_group(group: InstanceGroup, running_count: int) -> dict:
@@ -106,12 +121,25 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
         },
         "Configurations": group.configurations,
         "ConfigurationsVersion": 0,
-        "EbsBlockDevices": [],
+        "EbsBlockDevices": ebs_block_devices(group.ebs_configuration),
         "EbsOptimized": bool((group.ebs_configuration or {}).get("EbsOptimized", False)),
+        "AutoScalingPolicy": auto_scaling.described(group.auto_scaling_policy),
     }
     if group.bid_price:
         described["BidPrice"] = group.bid_price
     return described
+
+
+def ebs_block_devices(ebs_configuration: dict | None) -> list:
+    """The volumes an EbsConfiguration asks for, one entry per volume, named as EC2
+    names attached devices (/dev/sdb, /dev/sdc…). elmr's nodes keep their data under
+    their node directory; the volumes are shown as requested."""
+    devices = []
+    for config in (ebs_configuration or {}).get("EbsBlockDeviceConfigs", []):
+        for _ in range(config.get("VolumesPerInstance", 1)):
+            devices.append({"VolumeSpecification": config["VolumeSpecification"],
+                            "Device": f"/dev/sd{chr(ord('b') + len(devices) % 24)}"})
+    return devices
 
 
 def instance(node: Instance) -> dict:

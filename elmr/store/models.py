@@ -92,6 +92,9 @@ class InstanceGroup(Base):
     ended_at: Mapped[datetime | None]
     configurations: Mapped[list]
     ebs_configuration: Mapped[dict | None]
+    # PutAutoScalingPolicy's policy (Constraints, Rules), verbatim; the control loop
+    # evaluates it.
+    auto_scaling_policy: Mapped[dict | None]
 
     cluster: Mapped[Cluster] = relationship(back_populates="groups")
 
@@ -156,3 +159,105 @@ class Step(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+
+
+class SecurityConfiguration(Base):
+    """A named security configuration (EMR's JSON document, verbatim) that
+    RunJobFlow's SecurityConfiguration names."""
+
+    __tablename__ = "security_configurations"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class BlockPublicAccess(Base):
+    """The account's one block public access configuration (a single row, id 1),
+    present once PutBlockPublicAccessConfiguration has been called."""
+
+    __tablename__ = "block_public_access"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    configuration: Mapped[dict]  # {BlockPublicSecurityGroupRules, PermittedPublic…Ranges}
+    created_at: Mapped[datetime]
+    created_by_arn: Mapped[str] = mapped_column(String(2048))
+
+
+class Studio(Base):
+    __tablename__ = "studios"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # es-…
+    name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    auth_mode: Mapped[str] = mapped_column(String(16))  # SSO | IAM
+    # The rest of CreateStudio's request (VPC, subnets, roles, S3 location…), verbatim
+    # as UpdateStudio leaves it, for DescribeStudio.
+    attributes: Mapped[dict]
+    tags: Mapped[list]
+
+
+class StudioSessionMapping(Base):
+    """Who (a user or group of the identity store) may use a studio, with which
+    session policy."""
+
+    __tablename__ = "studio_session_mappings"
+
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id"), primary_key=True)
+    identity_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # USER | GROUP
+    # Either may be given; elmr has no identity store to resolve one from the other,
+    # so a mapping created by name has its name as its id, and the other way round.
+    identity_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    identity_name: Mapped[str] = mapped_column(String(256))
+    session_policy_arn: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime]
+    last_modified_at: Mapped[datetime | None]
+
+
+class NotebookExecution(Base):
+    """A Jupyter notebook run on a cluster's master node (StartNotebookExecution)."""
+
+    __tablename__ = "notebook_executions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # ex-…
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    state_reason_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)  # EMR's StartTime
+    ended_at: Mapped[datetime | None]
+    # StartNotebookExecution's request (notebook and output locations, parameters,
+    # environment, roles…), verbatim, and where the executed notebook went.
+    request: Mapped[dict]
+    output_uri: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list]
+    # StopNotebookExecution asked for this run to stop; the master's agent stops it.
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PersistentAppUI(Base):
+    """A cluster's application UIs kept after the cluster ends (served by the
+    server's own Spark history server)."""
+
+    __tablename__ = "persistent_app_uis"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # p-…
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
+    target_resource_arn: Mapped[str] = mapped_column(String(2048))
+    state: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    last_modified_at: Mapped[datetime]
+    tags: Mapped[list]
+
+
+class ClusterSessionCredential(Base):
+    """HTTP basic credentials GetClusterSessionCredentials issued for a cluster and a
+    runtime role; only a hash of the password is kept."""
+
+    __tablename__ = "cluster_session_credentials"
+
+    username: Mapped[str] = mapped_column(String(128), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
+    execution_role_arn: Mapped[str] = mapped_column(String(2048))
+    password_sha256: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from elmr import node_protocol
+from elmr.store import notebook_rules
 from elmr.store.models import Cluster, Step
 from elmr.store.states import STEP_TERMINAL, transition
 
@@ -58,13 +59,22 @@ def apply_report(session: Session, cluster: Cluster, report: dict, now: datetime
         step.failure_details = {
             "Reason": report.get("failure_reason") or "Unknown Error.",
             "Message": report.get("failure_message") or "",
-            "LogFile": report.get("log_file") or "",
+            "LogFile": _shipped_stderr(cluster, step) or report.get("log_file") or "",
         }
         transition(step, "FAILED", now)
         _act_on_failure(session, cluster, step, now)
     else:
         return False
     return True
+
+
+def _shipped_stderr(cluster: Cluster, step: Step) -> str | None:
+    """Where the step's stderr is shipped under the cluster's LogUri, as EMR names it
+    (s3://…/<cluster-id>/steps/<step-id>/stderr.gz); None without a LogUri, when the
+    node's own file is all there is."""
+    if not cluster.log_uri:
+        return None
+    return f"{cluster.log_uri.rstrip('/')}/{cluster.id}/steps/{step.id}/stderr.gz"
 
 
 def _act_on_failure(session: Session, cluster: Cluster, failed: Step, now: datetime) -> None:
@@ -82,7 +92,9 @@ def _act_on_failure(session: Session, cluster: Cluster, failed: Step, now: datet
 
 
 def end_with_cluster(session: Session, cluster: Cluster, now: datetime) -> None:
-    """The cluster is gone: its pending steps are cancelled, running ones interrupted."""
+    """The cluster is gone: its pending steps are cancelled, running ones interrupted
+    (and its notebook executions ended)."""
+    notebook_rules.end_with_cluster(session, cluster.id, now)
     for step in open_steps(session, cluster.id):
         if step.state == "PENDING":
             transition(step, "CANCELLED", now, None, "Cluster terminated")
