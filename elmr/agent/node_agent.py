@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from elmr import node_protocol
-from elmr.agent import bootstrap, object_fetch
+from elmr.agent import bootstrap, object_fetch, python_env
 from elmr.agent.daemons import Daemon, stop_all
 from elmr.agent.log_shipper import LogShipper
 from elmr.agent.steps import StepRunner
@@ -61,9 +61,10 @@ class HeartbeatSender:
 
 def node_env(spec: node_protocol.NodeSpec, node_dir: Path) -> dict:
     """The environment of everything the node runs (bootstrap actions, daemons and
-    the executors they start, steps): Spark's settings plus who this node is, as
-    EMR's /mnt/var/lib/info tells its scripts."""
+    the executors they start, steps): Spark's settings, the node's own Python, and
+    who this node is, as EMR's /mnt/var/lib/info tells its scripts."""
     env = spark.daemon_env(node_dir, spec.address)
+    env.update(python_env.variables(node_dir, env.get("PATH", "")))
     env.update(ELMR_NODE_DIR=str(node_dir), ELMR_CLUSTER_ID=spec.cluster_id,
                ELMR_INSTANCE_ID=spec.ec2_instance_id, ELMR_INSTANCE_ROLE=spec.role,
                ELMR_INSTANCE_TYPE=spec.instance_type)
@@ -149,6 +150,11 @@ class NodeAgent:
     def start(self) -> bool:
         """Bootstrap actions, configuration files, daemons; False if bootstrap failed."""
         self.heartbeat()  # register at once: the node is BOOTSTRAPPING
+        try:
+            python_env.create(self.node_dir)
+        except OSError as error:
+            self.set_phase(node_protocol.PHASE_FAILED, f"cannot create the node's Python environment: {error}")
+            return False
         try:
             bootstrap.run_all(self.spec.bootstrap_actions, self.node_dir, node_env(self.spec, self.node_dir),
                               self.spec.ec2_instance_id, self.fetch_object)
