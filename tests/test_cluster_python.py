@@ -16,6 +16,7 @@ from probe_wheel import PROBE, build_wheel
 from test_steps import WAITER, command_step, run_steps, spark_step, step_log, wait_step_ended
 
 pytestmark = pytest.mark.slow
+STEP_DEADLINE_S = 600  # generous: the machine is shared
 
 WHERE_PYTHON_RUNS = textwrap.dedent(f"""
     import json, os, sys
@@ -100,7 +101,7 @@ def test_bootstrap_pip_install_reaches_steps_and_spark_workers_of_its_cluster_on
                                spark_step("where", str(files / "where.py")))
     [plain_two] = run_steps(emr, two, command_step("python3", "python3", "-c", PRINT_VERSION))
     for cluster_id, step_id in ((one, plain), (one, spark), (two, plain_two)):
-        step = wait_step_ended(emr, cluster_id, step_id)
+        step = wait_step_ended(emr, cluster_id, step_id, STEP_DEADLINE_S)
         assert step["Status"]["State"] == "COMPLETED", step["Status"]
     assert step_log(server, one, plain).split() == ["VERSION", "1.0", str(nodes["MASTER"] / "python")]
     assert step_log(server, two, plain_two).split()[:2] == ["VERSION", "2.0"]
@@ -111,7 +112,7 @@ def test_bootstrap_pip_install_reaches_steps_and_spark_workers_of_its_cluster_on
 def test_spark_env_classification_names_the_python_of_pyspark(server, clusters, files):
     emr = server.client()
     [step_id] = run_steps(emr, clusters["two"], spark_step("where", str(files / "where.py")))
-    step = wait_step_ended(emr, clusters["two"], step_id)
+    step = wait_step_ended(emr, clusters["two"], step_id, STEP_DEADLINE_S)
     assert step["Status"]["State"] == "COMPLETED", step["Status"]
     custom = str(clusters["custom"])
     assert printed(server, clusters["two"], step_id, "DRIVER") == [custom, "3.0"]
@@ -126,7 +127,7 @@ def test_pip_install_in_a_step_reaches_the_master_and_never_elmr(server, cluster
         command_step("python3", "python3", "-c", PRINT_VERSION),
         spark_step("where", str(files / "where.py")))
     for step_id in (install, check, spark):
-        assert wait_step_ended(emr, one, step_id)["Status"]["State"] == "COMPLETED"
+        assert wait_step_ended(emr, one, step_id, STEP_DEADLINE_S)["Status"]["State"] == "COMPLETED"
     assert step_log(server, one, check).split()[:2] == ["VERSION", "4.0"]
     assert printed(server, one, spark, "DRIVER")[1] == "4.0"
     assert json.loads(printed(server, one, spark, "EXECUTORS")[0])[2] == "1.0", "a step runs on the master only"

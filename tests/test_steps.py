@@ -46,10 +46,10 @@ def run_steps(emr, cluster_id: str, *steps: dict) -> list[str]:
     return emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=list(steps))["StepIds"]
 
 
-def wait_step_ended(emr, cluster_id: str, step_id: str) -> dict:
+def wait_step_ended(emr, cluster_id: str, step_id: str, timeout_s: float = 240) -> dict:
     return wait_for(lambda: (s := emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"])
                     ["Status"]["State"] in ("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED") and s,
-                    240, 0.5, f"step {step_id} to end")
+                    timeout_s, 0.5, f"step {step_id} to end")
 
 
 def step_log(server, cluster_id: str, step_id: str, name: str = "stdout") -> str:
