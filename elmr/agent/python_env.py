@@ -9,7 +9,7 @@ clusters can hold two versions of one package, and nothing a user installs reach
 elmr's own environment or the system's.
 
 Layout, under the node's directory:
-- `python/`: a venv without pip of its own (made in milliseconds). Its site-packages
+- `python/`: a venv without pip of its own (made in about 0.1 s). Its site-packages
   comes first on sys.path, so what users install there shadows the base packages.
 - `base-python/`: links to the base packages in this host's elmr installation
   (numpy, pandas, pyarrow, boto3 as EMR's Python carries them, their dependencies,
@@ -50,10 +50,10 @@ done
 exec "{python}" -m pip "$@"
 """
 
-# sudo's options that take a value (short and long), skipped with their value.
 SUDO_SHIM = """#!/bin/sh
 # elmr: nodes run as one user, so `sudo CMD` runs CMD as that user, with the
 # node's environment (PATH kept: `sudo pip3 install` reaches the node's Python).
+# sudo's own options are skipped, with the value of those that take one.
 while [ $# -gt 0 ]; do
     case "$1" in
         -D|--chdir) cd "$2" || exit 1; shift 2 ;;
