@@ -94,6 +94,10 @@ class NodeSpec:
     # The embedded object store's bucket directories (one per bucket), which Spark
     # reaches as s3://BUCKET/… and s3a://BUCKET/…; empty when there is none.
     object_store_dir: str = ""
+    # MASTER only: the cluster has no core or task nodes, so this node runs the
+    # cluster's tasks too (a Spark worker on ports spark_worker/spark_worker_ui), as
+    # EMR runs a single-node cluster's tasks on its master.
+    runs_tasks: bool = False
 
     def write(self, node_dir: Path) -> Path:
         path = Path(node_dir) / NODE_SPEC_FILE

@@ -46,10 +46,10 @@ def run_steps(emr, cluster_id: str, *steps: dict) -> list[str]:
     return emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=list(steps))["StepIds"]
 
 
-def wait_step_ended(emr, cluster_id: str, step_id: str) -> dict:
+def wait_step_ended(emr, cluster_id: str, step_id: str, timeout_s: float = 240) -> dict:
     return wait_for(lambda: (s := emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"])
                     ["Status"]["State"] in ("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED") and s,
-                    240, 0.5, f"step {step_id} to end")
+                    timeout_s, 0.5, f"step {step_id} to end")
 
 
 def step_log(server, cluster_id: str, step_id: str, name: str = "stdout") -> str:
@@ -597,3 +597,39 @@ def test_aws_cli_hive_streaming_and_custom_jar_step_types(server, cluster, workd
     assert "42" in step_log(server, cluster, step_ids[0]).split()
     assert sorted((workdir / "cli-out" / "part-00000").read_text().split()) == ["1", "1", "1", "a", "b", "b"]
     assert "hello from a custom jar: x,y" in step_log(server, cluster, step_ids[2])
+
+
+def test_scripts_without_an_interpreter_line_run_as_emr_runs_them(server, workdir):
+    """Executed directly, as EMR's runners execute them: a script with no #! line
+    runs with /bin/sh (as Java's ProcessBuilder and execvp run it), a binary runs as
+    itself; for bootstrap actions and script-runner steps alike."""
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="no-shebang")
+    s3.put_object(Bucket="no-shebang", Key="bootstrap.sh",
+                  Body=b'echo "bootstrapped with $1" > "$ELMR_NODE_DIR/no-shebang-marker"\n')
+    s3.put_object(Bucket="no-shebang", Key="step.sh", Body=b'echo "s3 step got $1, $(cat "$ELMR_NODE_DIR/no-shebang-marker")"\n')
+    local_script = workdir / "local-no-shebang.sh"
+    local_script.write_text('echo "local step got $1"\n')
+    local_script.chmod(0o755)
+    made_by_a_binary = workdir / "made-by-a-binary"
+    script_runner = "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar"
+    emr = server.client()
+    cluster_id = emr.run_job_flow(
+        Name="no-shebang", ReleaseLabel="emr-7.2.0",
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1},
+        BootstrapActions=[
+            {"Name": "script", "ScriptBootstrapAction": {"Path": "s3://no-shebang/bootstrap.sh", "Args": ["sh"]}},
+            {"Name": "binary", "ScriptBootstrapAction": {"Path": shutil.which("mkdir"), "Args": [str(made_by_a_binary)]}},
+        ],
+        Steps=[{"Name": "s3-script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+                    "Jar": script_runner, "Args": ["s3://no-shebang/step.sh", "one"]}},
+               {"Name": "local-script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+                    "Jar": script_runner, "Args": [str(local_script), "two"]}}],
+    )["JobFlowId"]
+    assert wait_cluster_ended(emr, cluster_id)["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
+    assert made_by_a_binary.is_dir()
+    steps = {s["Name"]: s for s in emr.list_steps(ClusterId=cluster_id)["Steps"]}
+    assert {name: step["Status"]["State"] for name, step in steps.items()} == {
+        "s3-script": "COMPLETED", "local-script": "COMPLETED"}
+    assert step_log(server, cluster_id, steps["s3-script"]["Id"]) == "s3 step got one, bootstrapped with sh\n"
+    assert step_log(server, cluster_id, steps["local-script"]["Id"]) == "local step got two\n"

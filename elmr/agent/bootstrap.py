@@ -1,7 +1,8 @@
 """Bootstrap actions: the cluster's scripts (local paths or s3:// URIs), run on this
-node in order before Spark starts, each with its Args as an argument vector. The
-first that fails stops the node's start; its message names the action, the node and
-the exit code (or why its script could not be fetched)."""
+node in order before Spark starts, each with its Args as an argument vector, executed
+directly as EMR does (a script without a #! line runs with /bin/sh). The first that
+fails stops the node's start; its message names the action, the node and the exit
+code (or why its script could not be fetched)."""
 
 import logging
 import os
@@ -11,6 +12,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from elmr.agent import programs
 from elmr.agent.object_fetch import FetchFailed, is_object_uri
 
 log = logging.getLogger("elmr.agent.bootstrap")
@@ -38,13 +40,6 @@ def _runnable_copy(path: str, action_dir: Path, fetch: Callable[[str, Path], Pat
     return copy
 
 
-def _argv(script: Path, args: list) -> list[str]:
-    """Scripts without a #! line run with /bin/sh, as a shell would run them."""
-    with open(script, "rb") as handle:
-        has_shebang = handle.read(2) == b"#!"
-    return [str(script), *args] if has_shebang else ["/bin/sh", str(script), *args]
-
-
 def run_all(actions: list[dict], node_dir: Path, env: dict, ec2_instance_id: str,
             fetch: Callable[[str, Path], Path]) -> None:
     """`fetch(uri, directory)` brings an s3:// script into `directory`."""
@@ -57,9 +52,12 @@ def run_all(actions: list[dict], node_dir: Path, env: dict, ec2_instance_id: str
         except BootstrapFailed as failure:
             raise BootstrapFailed(f"{label} failed: {failure}") from None
         log.info("running %s: %s", label, action["path"])
-        with open(action_dir / "stdout", "ab") as out, open(action_dir / "stderr", "ab") as err:
-            code = subprocess.run(_argv(script, action.get("args", [])), cwd=action_dir,
-                                  env={**env, "HOME": os.environ.get("HOME", str(action_dir))},
-                                  stdin=subprocess.DEVNULL, stdout=out, stderr=err).returncode
+        try:
+            with open(action_dir / "stdout", "ab") as out, open(action_dir / "stderr", "ab") as err:
+                code = programs.start([str(script), *action.get("args", [])], cwd=action_dir,
+                                      env={**env, "HOME": os.environ.get("HOME", str(action_dir))},
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=err).wait()
+        except OSError as error:
+            raise BootstrapFailed(f"{label} failed: cannot run its script: {error.strerror}") from None
         if code != 0:
             raise BootstrapFailed(f"{label} failed with exit code {code}")

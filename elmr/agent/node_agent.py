@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from elmr import node_protocol
-from elmr.agent import bootstrap, object_fetch
+from elmr.agent import bootstrap, object_fetch, python_env
 from elmr.agent.daemons import Daemon, stop_all
 from elmr.agent.log_shipper import LogShipper
 from elmr.agent.notebooks import NotebookRunner
@@ -64,9 +64,10 @@ class HeartbeatSender:
 
 def node_env(spec: node_protocol.NodeSpec, node_dir: Path) -> dict:
     """The environment of everything the node runs (bootstrap actions, daemons and
-    the executors they start, steps): Spark's settings plus who this node is, as
-    EMR's /mnt/var/lib/info tells its scripts."""
+    the executors they start, steps): Spark's settings, the node's own Python, and
+    who this node is, as EMR's /mnt/var/lib/info tells its scripts."""
     env = spark.daemon_env(node_dir, spec.address)
+    env.update(python_env.variables(node_dir, env.get("PATH", "")))
     env.update(ELMR_NODE_DIR=str(node_dir), ELMR_CLUSTER_ID=spec.cluster_id,
                ELMR_INSTANCE_ID=spec.ec2_instance_id, ELMR_INSTANCE_ROLE=spec.role,
                ELMR_INSTANCE_TYPE=spec.instance_type)
@@ -81,6 +82,12 @@ def _daemon_for(spec: node_protocol.NodeSpec, node_dir: Path) -> Daemon:
         command = spark.master_command(spec.address, spec.ports["spark_master"], ui_port)
         return Daemon("spark-master", command, env, logs / "spark-master.out",
                       f"http://{spec.address}:{ui_port}")
+    return _worker_for(spec, node_dir)
+
+
+def _worker_for(spec: node_protocol.NodeSpec, node_dir: Path) -> Daemon:
+    env = node_env(spec, node_dir)
+    logs = node_dir / "logs"
     ui_port = spec.ports["spark_worker_ui"]
     command = spark.worker_command(spec.address, spec.ports["spark_worker"], ui_port,
                                    spec.vcpus, spec.memory_mib, spec.spark_master_url)
@@ -107,6 +114,8 @@ class NodeAgent:
         self.daemon = _daemon_for(self.spec, node_dir)
         self.is_master = self.spec.role == "MASTER"
         self.history_server = _history_server_for(self.spec, node_dir) if self.is_master else None
+        # A single-node cluster's master runs its tasks too, as on EMR.
+        self.task_worker = _worker_for(self.spec, node_dir) if self.spec.runs_tasks else None
         self.step_runner = StepRunner(node_dir, node_env(self.spec, node_dir), self.fetch_object)
         self.listed_steps: set[str] = set()
         self.notebook_runner = NotebookRunner(self.spec, node_dir, node_env(self.spec, node_dir), self.fetch_object)
@@ -127,7 +136,7 @@ class NodeAgent:
             phase=self.phase,
             message=self.message,
             agent_pid=os.getpid(),
-            daemons=[self.daemon.status()],
+            daemons=[daemon.status() for daemon in self._node_daemons()],
             spark_alive_workers=self.alive_workers,
             spark_master_ui_url=self.daemon.ui_url if self.is_master else None,
             failure_code=self.failure_code,
@@ -159,6 +168,11 @@ class NodeAgent:
         """Bootstrap actions, configuration files, daemons; False if bootstrap failed."""
         self.heartbeat()  # register at once: the node is BOOTSTRAPPING
         try:
+            python_env.create(self.node_dir)
+        except OSError as error:
+            self.set_phase(node_protocol.PHASE_FAILED, f"cannot create the node's Python environment: {error}")
+            return False
+        try:
             bootstrap.run_all(self.spec.bootstrap_actions, self.node_dir, node_env(self.spec, self.node_dir),
                               self.spec.ec2_instance_id, self.fetch_object)
         except bootstrap.BootstrapFailed as failure:
@@ -168,7 +182,8 @@ class NodeAgent:
         spark.write_conf_dir(self.node_dir, {})
         Path(self.spec.event_log_dir).mkdir(parents=True, exist_ok=True)
         self.write_conf_files()
-        self.daemon.start()
+        for daemon in self._node_daemons():
+            daemon.start()
         self.set_phase(node_protocol.PHASE_STARTING_DAEMONS)
         return True
 
@@ -204,13 +219,18 @@ class NodeAgent:
             "hive.metastore.warehouse.dir": f"file://{self.node_dir / 'hive' / 'warehouse'}",
         }
 
+    def _node_daemons(self) -> list[Daemon]:
+        """The daemons the node's role runs from its start (not the history server)."""
+        return [d for d in (self.daemon, self.task_worker) if d is not None]
+
     def observe(self) -> None:
-        """Move the phase from what the daemon says about itself."""
-        exit_code = self.daemon.exit_code()
-        if exit_code is not None and self.phase != node_protocol.PHASE_FAILED:
-            self.set_phase(node_protocol.PHASE_FAILED,
-                           f"{self.daemon.name} exited with code {exit_code}: {self.daemon.log_tail()}")
-            return
+        """Move the phase from what the daemons say about themselves."""
+        for daemon in self._node_daemons():
+            exit_code = daemon.exit_code()
+            if exit_code is not None and self.phase != node_protocol.PHASE_FAILED:
+                self.set_phase(node_protocol.PHASE_FAILED,
+                               f"{daemon.name} exited with code {exit_code}: {daemon.log_tail()}")
+                return
         if self.phase == node_protocol.PHASE_FAILED:
             return
         if self.phase == node_protocol.PHASE_RUNNING and not self.is_master:
@@ -284,7 +304,7 @@ class NodeAgent:
         self.set_phase(node_protocol.PHASE_STOPPING)
         self.step_runner.stop_all()
         self.notebook_runner.stop_all()
-        stop_all([d for d in (self.daemon, self.history_server) if d is not None])
+        stop_all([d for d in (*self._node_daemons(), self.history_server) if d is not None])
         self._ship_step_logs()
         self._ship_node_logs()
         log.info("stopped")

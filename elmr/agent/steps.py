@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from elmr import node_protocol
+from elmr.agent import programs
 from elmr.agent.failure_reason import failure_line
 from elmr.agent.object_fetch import FetchFailed, is_object_uri
 from elmr.apps import step_commands
@@ -100,7 +101,7 @@ class StepRunner:
         running.controller(f"startExec '{' '.join(argv)}'")
         try:
             with open(step_dir / "stdout", "ab") as out, open(step_dir / "stderr", "ab") as err:
-                running.process = subprocess.Popen(
+                running.process = programs.start(
                     argv, cwd=step_dir / "work", env={**self.env, "TMPDIR": str(step_dir / "tmp")},
                     stdin=subprocess.DEVNULL,
                     stdout=out, stderr=err, process_group=0,

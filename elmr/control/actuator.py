@@ -108,6 +108,8 @@ class Actuator:
                                for action in cluster.bootstrap_actions],
             event_log_dir=str(Path(node.provider_state["node_dir"]) / "spark-events"),
             object_store_dir=self.object_store_dir,
+            runs_tasks=node.role == "MASTER" and "spark_worker" in node.ports and not any(
+                group.requested_count for group in cluster.groups if group.role != "MASTER"),
         )
 
 

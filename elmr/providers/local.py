@@ -28,10 +28,11 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 
 def _ports_for(role: str) -> dict:
-    if role == "MASTER":
+    worker = {"spark_worker": free_port(), "spark_worker_ui": free_port()}
+    if role == "MASTER":  # its worker runs only when the cluster has no other node
         return {"spark_master": free_port(), "spark_master_ui": free_port(),
-                "spark_history_ui": free_port()}
-    return {"spark_worker": free_port(), "spark_worker_ui": free_port()}
+                "spark_history_ui": free_port(), **worker}
+    return worker
 
 
 def _available_memory_mib() -> int:
