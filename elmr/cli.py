@@ -16,6 +16,7 @@ def _server(args) -> int:
         data_dir=args.data_dir, host=args.host, port=args.port,
         database_url=args.database_url, region=args.region,
         max_local_nodes=args.max_local_nodes,
+        node_heartbeat_timeout_s=args.node_heartbeat_timeout,
     ))
     return 0
 
@@ -66,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--region", default="us-east-1")
     server.add_argument("--max-local-nodes", type=int,
                         help="cap on nodes the local provider runs at once (default: by memory)")
+    server.add_argument("--node-heartbeat-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="a running node whose agent is silent this long is lost and replaced")
     server.set_defaults(run=_server)
 
     env = commands.add_parser("env", help="print export lines for the AWS CLI and boto3")

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from elmr.api.socket_reader import Connection
 from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
+from elmr.control.settings import ControlSettings
+from elmr.control.workqueue import WorkQueue
 from elmr.objectstore.objects import buckets_root
 from elmr.objectstore.storage import sweep_staging
 from elmr.providers.local import LocalProvider
@@ -48,6 +51,8 @@ class ServerOptions:
     database_url: str | None = None
     region: str = "us-east-1"
     max_local_nodes: int | None = None
+    # A running node whose agent has not reported for this long is lost.
+    node_heartbeat_timeout_s: float = ControlSettings.heartbeat_timeout_s
 
 
 def _configure_logging(data_dir: Path) -> None:
@@ -77,8 +82,7 @@ def serve(options: ServerOptions) -> None:
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
-    actuator = Actuator(store, provider, server_url, object_store_dir=str(buckets_root(data_dir)))
-    loop = ControlLoop(Reconciler(store, provider, utc_now), actuator)
+    loop, provider_calls = _control_loop(store, provider, server_url, data_dir, options)
     ctx.wake_reconciler = loop.wake
     loop.start()
     _write_server_info(data_dir, server_url, options.region)
@@ -89,8 +93,21 @@ def serve(options: ServerOptions) -> None:
         http_server.serve()
     finally:
         loop.stop()
+        provider_calls.shutdown(wait=True, cancel_futures=True)
         store.close()
         data_dir_lock.close()
+
+
+def _control_loop(store: Store, provider, server_url: str, data_dir: Path, options: ServerOptions):
+    """The loop, its queue, and the actuator whose provider calls run on a pool of
+    their own (a slow node start holds up no reconciler pass), all on one clock."""
+    settings = ControlSettings(heartbeat_timeout_s=options.node_heartbeat_timeout_s)
+    provider_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="elmr-provider")
+    actuator = Actuator(store, provider, utc_now, server_url, settings,
+                        object_store_dir=str(buckets_root(data_dir)), submit=provider_calls.submit)
+    loop = ControlLoop(Reconciler(store, actuator, utc_now, settings), WorkQueue(utc_now))
+    actuator.on_done = loop.wake
+    return loop, provider_calls
 
 
 def _hold_data_dir(data_dir: Path):

@@ -10,6 +10,7 @@ from elmr.service.context import ServiceContext
 from elmr.service.instances import running_counts
 from elmr.service.usage import normalized_instance_hours
 from elmr.store.models import Cluster, Instance, InstanceGroup, Step
+from elmr.store.states import public_cluster_state
 
 # JobFlowExecutionState for each cluster state; a terminated cluster whose steps
 # all finished reads COMPLETED, one that ended on an error FAILED.
@@ -47,9 +48,10 @@ def describe_job_flows(ctx: ServiceContext, params: dict) -> dict:
 
 
 def _execution_state(cluster: Cluster) -> str:
-    if cluster.state == "TERMINATED" and cluster.state_reason_code == "ALL_STEPS_COMPLETED":
+    state, code, _ = public_cluster_state(cluster)
+    if state == "TERMINATED" and code == "ALL_STEPS_COMPLETED":
         return "COMPLETED"
-    return _EXECUTION_STATE[cluster.state]
+    return _EXECUTION_STATE[state]
 
 
 def _job_flow(session, cluster: Cluster, now) -> dict:

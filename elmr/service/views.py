@@ -3,7 +3,7 @@ Command, JobFlowDetail). Plain dicts with datetimes; the api layer turns them in
 JSON through botocore's model, which also drops what the model does not know."""
 
 from elmr.store.models import BootstrapAction, Cluster, Instance, InstanceGroup, Step
-from elmr.store.states import CLUSTER_TERMINAL
+from elmr.store.states import CLUSTER_TERMINAL, public_cluster_state
 
 NODE_STATES_OWNED = {"AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING"}
 
@@ -27,11 +27,9 @@ def _timeline(row) -> dict:
 
 
 def cluster_status(cluster: Cluster) -> dict:
-    return {
-        "State": cluster.state,
-        "StateChangeReason": _reason(cluster),
-        "Timeline": _timeline(cluster),
-    }
+    state, code, message = public_cluster_state(cluster)
+    reason = {key: value for key, value in (("Code", code), ("Message", message)) if value}
+    return {"State": state, "StateChangeReason": reason, "Timeline": _timeline(cluster)}
 
 
 def cluster_summary(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
@@ -111,7 +109,21 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
     }
     if group.bid_price:
         described["BidPrice"] = group.bid_price
+    if group.shrink_policy:
+        described["ShrinkPolicy"] = _shrink_policy(group.shrink_policy)
     return described
+
+
+def _shrink_policy(policy: dict) -> dict:
+    """The stored policy in ShrinkPolicy's own shape."""
+    shown = {}
+    if "DecommissionTimeout" in policy:
+        shown["DecommissionTimeout"] = policy["DecommissionTimeout"]
+    resize = {key: policy[key] for key in
+              ("InstancesToTerminate", "InstancesToProtect", "InstanceTerminationTimeout") if key in policy}
+    if resize:
+        shown["InstanceResizePolicy"] = resize
+    return shown
 
 
 def instance(node: Instance) -> dict:
