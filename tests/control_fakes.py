@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from elmr.control.actuator import Actuator
@@ -18,6 +19,7 @@ from elmr.control.workqueue import WorkQueue
 from elmr.providers.base import NodeProvider, NodeStatus
 from elmr.service import agents, clusters
 from elmr.service.context import ServiceContext
+from elmr.store.db import Store, sqlite_url
 from elmr.store.models import Cluster, Instance, InstanceGroup
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -174,16 +176,25 @@ class World:
                                                   "phase": phase, **report})
 
     def agents_report(self, cluster_id: str, phase: str = "RUNNING", **master_report) -> None:
-        """Every started node's agent reports `phase`; the master's counts its workers
-        (every other started node that is not decommissioning) unless told otherwise."""
+        """Every started node's agent reports `phase` (a decommissioning one, its own);
+        the master's counts its workers (every other started node that is not
+        leaving) unless told otherwise."""
         started = [n for n in self.nodes(cluster_id) if "pgid" in n.provider_state]
         workers = sum(1 for n in started if n.role != "MASTER" and n.leaving_since is None)
         for node in started:
             if node.role == "MASTER":
                 self.heartbeat(node, phase, **{"spark_alive_workers": workers, **master_report})
-            elif node.agent_phase not in ("DECOMMISSIONING", "DECOMMISSIONED"):
+            elif node.agent_phase in ("DECOMMISSIONING", "DECOMMISSIONED"):
+                self.heartbeat(node, node.agent_phase)
+            else:
                 self.heartbeat(node, phase)
         self.settle()
+
+    def run_for(self, seconds: int, cluster_id: str, **master_report) -> None:
+        """Let `seconds` pass, every agent of the cluster reporting each second."""
+        for _ in range(seconds):
+            self.clock.advance(1)
+            self.agents_report(cluster_id, **master_report)
 
     def bring_up(self, cluster_id: str) -> None:
         self.agents_report(cluster_id, "BOOTSTRAPPING")
@@ -212,3 +223,23 @@ class World:
         with self.store.transaction() as session:
             return session.scalars(select(InstanceGroup).where(
                 InstanceGroup.cluster_id == cluster_id, InstanceGroup.role == role)).first()
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store.open(sqlite_url(tmp_path))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def world(store):
+    return World(store, ProviderWhereNodesRun())
+
+
+def running_cluster(world: World, **options) -> str:
+    """A cluster run through RunJobFlow and brought up by its agents: WAITING."""
+    cluster_id = world.run_job_flow(**options)
+    world.bring_up(cluster_id)
+    assert world.cluster(cluster_id).state == "WAITING"
+    return cluster_id

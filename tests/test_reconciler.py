@@ -8,35 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import wait_for
-from control_fakes import (
+from control_fakes import (  # noqa: F401  (store, world: fixtures)
     ProviderSlowToStart,
     ProviderThatAlwaysFailsToStart,
     ProviderThatFailsTwiceThenStarts,
     ProviderWhereNodesRun,
     World,
+    running_cluster,
+    store,
+    world,
 )
 from elmr.service import clusters, steps, views
-from elmr.store.db import Store, sqlite_url
 from elmr.store.models import Step
-
-
-@pytest.fixture
-def store(tmp_path):
-    opened = Store.open(sqlite_url(tmp_path))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def world(store):
-    return World(store, ProviderWhereNodesRun())
-
-
-def running_cluster(world, **options) -> str:
-    cluster_id = world.run_job_flow(**options)
-    world.bring_up(cluster_id)
-    assert world.cluster(cluster_id).state == "WAITING"
-    return cluster_id
 
 
 def public_state(world, cluster_id) -> str:

@@ -10,6 +10,7 @@ from elmr.service import (
     job_flows,
     policies,
     releases,
+    resize,
     steps,
 )
 
@@ -29,6 +30,8 @@ EMR_OPERATIONS = {
     "ListInstanceGroups": instances.list_instance_groups,
     "ListInstances": instances.list_instances,
     "ListBootstrapActions": instances.list_bootstrap_actions,
+    "ModifyInstanceGroups": resize.modify_instance_groups,
+    "AddInstanceGroups": resize.add_instance_groups,
     "ListReleaseLabels": releases.list_release_labels,
     "DescribeReleaseLabel": releases.describe_release_label,
     "ListSupportedInstanceTypes": releases.list_supported_instance_types,

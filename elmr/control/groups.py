@@ -13,6 +13,7 @@ the two-minute notice as its decommission timeout. Both plug in here, over the s
 node rules.
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -32,26 +33,35 @@ def staying(node: Instance) -> bool:
     return node.state != "TERMINATED" and node.leaving_since is None and not stopping(node)
 
 
+@dataclass
+class Changes:
+    """What keeping the groups at their counts changed in one pass."""
+
+    launched: list = field(default_factory=list)  # new node rows
+    leaving: list = field(default_factory=list)  # nodes chosen to leave
+
+
 def keep_at_requested_counts(session: Session, cluster: Cluster, live_nodes: list,
-                             plan: Plan, ctx: Context, room) -> list[Instance]:
+                             plan: Plan, ctx: Context, room) -> Changes:
     """Launch what each group lacks and choose who leaves a group that has too many.
-    Returns the new node rows. A cluster still starting that cannot fit on the
-    provider fails at once; a running one launches what fits and waits for room."""
+    A cluster still starting that cannot fit on the provider fails at once; a
+    running one launches what fits and waits for room."""
     groups = [g for g in cluster.groups if g.state != "TERMINATED"]
+    changes = Changes()
     missing = {}
     for group in groups:
         members = [n for n in live_nodes if n.group_id == group.id and staying(n)]
         excess = len(members) - group.requested_count
         if excess > 0:
-            _choose_leavers(group, members, excess, plan.now, ctx)
+            changes.leaving += _choose_leavers(group, members, excess, plan.now, ctx)
         elif excess < 0:
             missing[group.id] = -excess
-    launched = _launch(session, cluster, groups, missing, plan, ctx, room)
-    nodes = live_nodes + launched
+    changes.launched = _launch(session, cluster, groups, missing, plan, ctx, room)
+    nodes = live_nodes + changes.launched
     registered = _workers_registered(cluster, nodes)
     for group in groups:
         _advance_group(group, [n for n in nodes if n.group_id == group.id], registered, plan.now)
-    return launched
+    return changes
 
 
 def _launch(session: Session, cluster: Cluster, groups: list, missing: dict, plan: Plan,
@@ -94,7 +104,7 @@ def _new_node(cluster: Cluster, group: InstanceGroup, now: datetime) -> Instance
     )
 
 
-def _choose_leavers(group: InstanceGroup, members: list, count: int, now: datetime, ctx: Context) -> None:
+def _choose_leavers(group: InstanceGroup, members: list, count: int, now: datetime, ctx: Context) -> list:
     policy = group.shrink_policy or {}
     protected = set(policy.get("InstancesToProtect") or [])
     asked_for = list(policy.get("InstancesToTerminate") or [])
@@ -106,6 +116,7 @@ def _choose_leavers(group: InstanceGroup, members: list, count: int, now: dateti
     if len(candidates) < count:
         group.state_reason_message = (f"{count - len(candidates)} instance(s) cannot leave: "
                                       "InstancesToProtect keeps them.")
+    return candidates[:count]
 
 
 def _leaving_order(node: Instance, asked_for: list) -> tuple:

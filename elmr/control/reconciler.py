@@ -76,10 +76,11 @@ def decide(session: Session, cluster: Cluster, statuses: dict, plan: Plan, ctx: 
             nodes.next_move(cluster, node, master, statuses.get(node.id), plan, ctx)
     live = [node for node in live if node.state != "TERMINATED"]
     if cluster.state != "TERMINATING":
-        launched = groups.keep_at_requested_counts(session, cluster, live, plan, ctx, room)
-        for node in launched:
-            nodes.next_move(cluster, node, None, None, plan, ctx)
-        live += launched
+        changes = groups.keep_at_requested_counts(session, cluster, live, plan, ctx, room)
+        master = next((n for n in live if n.role == "MASTER"), None)
+        for node in changes.leaving + changes.launched:  # their first move, in this pass
+            nodes.next_move(cluster, node, master, statuses.get(node.id), plan, ctx)
+        live += changes.launched
     if cluster.state != "TERMINATING":
         lifecycle.advance(session, cluster, live, plan)
     if cluster.state == "TERMINATING":

@@ -3,7 +3,7 @@ Command, JobFlowDetail). Plain dicts with datetimes; the api layer turns them in
 JSON through botocore's model, which also drops what the model does not know."""
 
 from elmr.store.models import BootstrapAction, Cluster, Instance, InstanceGroup, Step
-from elmr.store.states import CLUSTER_TERMINAL, public_cluster_state
+from elmr.store.states import CLUSTER_TERMINAL, public_cluster_state, public_group_state
 
 NODE_STATES_OWNED = {"AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING"}
 
@@ -98,7 +98,7 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
         "RequestedInstanceCount": group.requested_count,
         "RunningInstanceCount": running_count,
         "Status": {
-            "State": group.state,
+            "State": public_group_state(group, running_count),
             "StateChangeReason": _reason(group),
             "Timeline": _timeline(group),
         },

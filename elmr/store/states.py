@@ -134,3 +134,11 @@ def public_cluster_state(cluster) -> tuple[str, str | None, str | None]:
     if termination_pending(cluster):
         return "TERMINATING", cluster.termination_requested_code, cluster.termination_requested_message
     return cluster.state, cluster.state_reason_code, cluster.state_reason_message
+
+
+def public_group_state(group, running_count: int) -> str:
+    """A RUNNING group whose requested count differs from its running nodes reads
+    RESIZING at once after ModifyInstanceGroups, before the control loop has acted."""
+    if group.state == "RUNNING" and group.requested_count != running_count:
+        return "RESIZING"
+    return group.state
