@@ -67,8 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--region", default="us-east-1")
     server.add_argument("--max-local-nodes", type=int,
                         help="cap on nodes the local provider runs at once (default: by memory)")
-    server.add_argument("--node-heartbeat-timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="a running node whose agent is silent this long is lost and replaced")
+    server.add_argument("--node-heartbeat-timeout", type=float, metavar="SECONDS",
+                        help="a running node whose agent is silent this long is lost and replaced "
+                             "(default: 60)")
     server.set_defaults(run=_server)
 
     env = commands.add_parser("env", help="print export lines for the AWS CLI and boto3")

@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cheroot.wsgi import Server as WSGIServer
@@ -51,8 +51,9 @@ class ServerOptions:
     database_url: str | None = None
     region: str = "us-east-1"
     max_local_nodes: int | None = None
-    # A running node whose agent has not reported for this long is lost.
-    node_heartbeat_timeout_s: float = ControlSettings.heartbeat_timeout_s
+    # A running node whose agent has not reported for this long is lost (None: the
+    # control loop's default).
+    node_heartbeat_timeout_s: float | None = None
 
 
 def _configure_logging(data_dir: Path) -> None:
@@ -101,7 +102,9 @@ def serve(options: ServerOptions) -> None:
 def _control_loop(store: Store, provider, server_url: str, data_dir: Path, options: ServerOptions):
     """The loop, its queue, and the actuator whose provider calls run on a pool of
     their own (a slow node start holds up no reconciler pass), all on one clock."""
-    settings = ControlSettings(heartbeat_timeout_s=options.node_heartbeat_timeout_s)
+    settings = ControlSettings()
+    if options.node_heartbeat_timeout_s is not None:
+        settings = replace(settings, heartbeat_timeout_s=options.node_heartbeat_timeout_s)
     provider_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="elmr-provider")
     actuator = Actuator(store, provider, utc_now, server_url, settings,
                         object_store_dir=str(buckets_root(data_dir)), submit=provider_calls.submit)

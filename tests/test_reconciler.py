@@ -5,8 +5,6 @@ functions, the reconciler, the actuator and the loop's queue are the real ones."
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from conftest import wait_for
 from control_fakes import (  # noqa: F401  (store, world: fixtures)
     ProviderSlowToStart,

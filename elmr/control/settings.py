@@ -12,8 +12,9 @@ class ControlSettings:
     # it up: a provider that keeps failing, a bootstrap action, its daemons).
     start_timeout_s: float = 180.0
     # A RUNNING node whose agent has not reported for this long is lost, even if its
-    # processes are still in the process table (a hung or stopped agent).
-    heartbeat_timeout_s: float = 30.0
+    # processes are still in the process table (a hung or stopped agent). Generous:
+    # an agent's loop also ships logs, each upload allowed 30 s.
+    heartbeat_timeout_s: float = 60.0
     # SIGTERM, then SIGKILL after this long.
     stop_grace_s: float = 10.0
     # A failed provider call for a node is retried after base, 2×base, 4×base… up to max.

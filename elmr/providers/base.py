@@ -3,9 +3,10 @@
 A provider is mechanism only; the control loop owns policy (when to launch, replace,
 retry, give up), and only its actuator calls a provider. A method may raise: the
 actuator records the failure on the node (attempts, last error, since when) and the
-loop retries with backoff until its start timeout. Every method is idempotent for a given node id, and everything a provider
-needs to find a node again lives in the checkpoint dicts it returns, which the caller
-saves in the store before the next side effect. A provider keeps no state that a
+loop retries with backoff until its start timeout. Every method is idempotent for a
+given node id, and everything a provider needs to find a node again lives in the
+checkpoint dicts it returns, which the caller saves in the store before the next
+side effect. A provider keeps no state that a
 restarted server would need: asked about a node it only knows from a checkpoint,
 `poll` must still answer truly.
 
