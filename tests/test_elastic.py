@@ -222,16 +222,14 @@ def test_idle_cluster_is_ended_by_its_auto_termination_policy(server, workdir):
     cluster_id = emr.run_job_flow(
         Name="idle", ReleaseLabel="emr-7.2.0", AutoTerminationPolicy={"IdleTimeout": 60},
         Steps=[{"Name": "short", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["sleep", "2"]}}],
-        Instances={"InstanceGroups": [
-            {"InstanceRole": "MASTER", "InstanceType": "m5.large", "InstanceCount": 1},
-            {"InstanceRole": "CORE", "InstanceType": "m5.large", "InstanceCount": 1},
-        ], "KeepJobFlowAliveWhenNoSteps": True},
+        Instances={"MasterInstanceType": "m5.large", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
     )["JobFlowId"]
     emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
     [step] = emr.list_steps(ClusterId=cluster_id)["Steps"]
     wait_for(lambda: step_state(emr, cluster_id, step["Id"]) == "COMPLETED", 120, 0.5, "the step")
 
-    # A Spark application run from outside (not a step) keeps the cluster busy.
+    # A Spark application run from outside (not a step) keeps the cluster busy, even
+    # one that waits for resources (a master-only cluster has no worker to give).
     master_url = spark_master_json(emr, cluster_id)["url"]
     (workdir / "holds.py").write_text(textwrap.dedent("""
         import sys, time
