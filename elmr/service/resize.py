@@ -2,8 +2,9 @@
 group, with its ShrinkPolicy) and AddInstanceGroups (new task groups). They record
 intent (a group's requested count, its shrink policy, a new group row) and return;
 the control loop launches nodes, chooses who leaves, decommissions them gracefully
-and shows the group RESIZING until it has its count again. All changes of one call
-are checked before any is recorded (EMR's calls succeed or fail atomically).
+and shows the group RESIZING until it has its count again. A call's changes are
+recorded in one transaction: one refused change leaves none recorded (EMR's calls
+succeed or fail atomically).
 """
 
 from sqlalchemy import select
