@@ -19,7 +19,8 @@ def _server(args) -> int:
     serve(ServerOptions(
         data_dir=args.data_dir, host=args.host, port=args.port,
         database_url=args.database_url, region=args.region,
-        max_local_nodes=args.max_local_nodes, **_spot_options(args),
+        max_local_nodes=args.max_local_nodes,
+        node_heartbeat_timeout_s=args.node_heartbeat_timeout, **_spot_options(args),
     ))
     return 0
 
@@ -107,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="how long before EC2 takes an interrupted spot instance (default: EMR's 120)")
     server.add_argument("--spot-price-period", type=_positive_int,
                         help="seconds a spot price and capacity hold before they may move (default: 300)")
+    server.add_argument("--node-heartbeat-timeout", type=float, metavar="SECONDS",
+                        help="a running node whose agent is silent this long is lost and replaced "
+                             "(default: 60)")
     server.set_defaults(run=_server)
 
     env = commands.add_parser("env", help="print export lines for the AWS CLI and boto3")

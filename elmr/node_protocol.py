@@ -25,6 +25,21 @@ is the record that it did, so a repeated reply or an agent restart never runs a 
 twice), and reports every step's `StepReport` in later heartbeats until the reply no
 longer lists it. Logs are shipped with POSTs to `LOGS_PATH`.
 
+Decommissioning
+---------------
+When a core or task node leaves its cluster (its instance group shrinks), the server
+decommissions it gracefully before stopping it. Until it stops the node:
+- the leaving node's own agent gets `HeartbeatReply.decommission: true`: it takes no
+  new work and decommissions its own daemons (a Spark standalone worker: Spark's own
+  decommissioning, see elmr/apps/spark_decommission.py), reporting the phase
+  DECOMMISSIONING, then DECOMMISSIONED once they are done;
+- the master's agent gets `HeartbeatReply.decommission_nodes`, [{"instance_id",
+  "address"}] (instance_id: the leaving node's NodeSpec.instance_id, ci-…), and lists
+  in `Heartbeat.decommissioned_nodes` the ids whose decommissioning is finished on
+  the master's side (a master with nothing to do for a node lists it at once).
+The server stops the node when both sides have reported it done, or when the
+group's DecommissionTimeout runs out, whichever comes first.
+
 Objects
 -------
 Bootstrap action and script-runner scripts may be s3:// URIs: the agent GETs them
@@ -62,6 +77,8 @@ PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # Spark daemons launched, not yet u
 PHASE_RUNNING = "RUNNING"  # every daemon of this node is up
 PHASE_FAILED = "FAILED"  # a bootstrap action or daemon failed; `message` says why
 PHASE_STOPPING = "STOPPING"  # asked to shut down, stopping daemons
+PHASE_DECOMMISSIONING = "DECOMMISSIONING"  # leaving: its daemons hand over their work
+PHASE_DECOMMISSIONED = "DECOMMISSIONED"  # leaving: its daemons have nothing left to hand over
 
 
 @dataclass
@@ -135,6 +152,12 @@ class Heartbeat:
     steps: list = field(default_factory=list)
     # Master node only: every notebook execution it was given, [NotebookReport as dict].
     notebooks: list = field(default_factory=list)
+    # Master node only: applications running on the cluster (Spark's active
+    # applications), which keep a cluster from being idle.
+    running_applications: int | None = None
+    # Master node only: ids of leaving nodes whose decommissioning is finished on the
+    # master's side (see Decommissioning above).
+    decommissioned_nodes: list = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -185,6 +208,10 @@ class HeartbeatReply:
     # those to stop.
     run_notebooks: list = field(default_factory=list)
     stop_notebooks: list = field(default_factory=list)
+    # This node is leaving: stop taking work and decommission its own daemons.
+    decommission: bool = False
+    # Master node only: the leaving nodes, [{"instance_id", "address"}].
+    decommission_nodes: list = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()

@@ -9,7 +9,8 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cheroot.wsgi import Server as WSGIServer
@@ -23,6 +24,8 @@ from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
 from elmr.market.settings import DEFAULT_NOTICE_S, DEFAULT_PRICE_PERIOD_S, MarketSettings, start_epoch
+from elmr.control.settings import ControlSettings
+from elmr.control.workqueue import WorkQueue
 from elmr.objectstore.objects import buckets_root
 from elmr.objectstore.storage import sweep_staging
 from elmr.platform.spark_history import SparkHistoryService
@@ -53,6 +56,9 @@ class ServerOptions:
     spot_seed: int | None = None  # None: the data dir's seed
     spot_notice_s: float = DEFAULT_NOTICE_S
     spot_price_period_s: int = DEFAULT_PRICE_PERIOD_S
+    # A running node whose agent has not reported for this long is lost (None: the
+    # control loop's default).
+    node_heartbeat_timeout_s: float | None = None
 
 
 def _configure_logging(data_dir: Path) -> None:
@@ -89,8 +95,7 @@ def serve(options: ServerOptions) -> None:
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
-    actuator = Actuator(store, provider, server_url, object_store_dir=str(buckets_root(data_dir)))
-    loop = ControlLoop(Reconciler(store, provider, utc_now), actuator)
+    loop, provider_calls = _control_loop(store, provider, server_url, data_dir, options)
     ctx.wake_reconciler = loop.wake
     loop.start()
     _write_server_info(data_dir, server_url, options.region, options.database_url)
@@ -104,8 +109,23 @@ def serve(options: ServerOptions) -> None:
         (data_dir / credentials.SERVER_CREDENTIALS_FILE).unlink(missing_ok=True)
         loop.stop()
         spark_history.stop()
+        provider_calls.shutdown(wait=True, cancel_futures=True)
         store.close()
         data_dir_lock.close()
+
+
+def _control_loop(store: Store, provider, server_url: str, data_dir: Path, options: ServerOptions):
+    """The loop, its queue, and the actuator whose provider calls run on a pool of
+    their own (a slow node start holds up no reconciler pass), all on one clock."""
+    settings = ControlSettings()
+    if options.node_heartbeat_timeout_s is not None:
+        settings = replace(settings, heartbeat_timeout_s=options.node_heartbeat_timeout_s)
+    provider_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="elmr-provider")
+    actuator = Actuator(store, provider, utc_now, server_url, settings,
+                        object_store_dir=str(buckets_root(data_dir)), submit=provider_calls.submit)
+    loop = ControlLoop(Reconciler(store, actuator, utc_now, settings), WorkQueue(utc_now))
+    actuator.on_done = loop.wake
+    return loop, provider_calls
 
 
 def _hold_data_dir(data_dir: Path):

@@ -121,23 +121,6 @@ def test_run_job_flow_refuses_what_emr_refuses(server, change, message_part):
     assert cluster_count(server) == before
 
 
-@pytest.mark.parametrize("operation, wrong", [
-    ("AddInstanceGroups", {"JobFlowId": "j-X", "InstanceGroups": [{"InstanceRole": "TASK"}]}),
-    ("ModifyInstanceGroups", {"ClusterId": "j-X\u0000"}),
-])
-def test_operation_built_elsewhere_validates_then_says_it_is_not_implemented(server, operation, wrong):
-    model = botocore.session.get_session().get_service_model("emr").operation_model(operation)
-    emr = unvalidated(server)
-    call = getattr(emr, botocore.xform_name(operation))
-    invalid = error_of(call, **wrong)
-    assert invalid["Code"] == "ValidationException"
-    minimal = {name: [] if model.input_shape.members[name].type_name == "list" else "j-X"
-               for name in model.input_shape.required_members}
-    error = error_of(call, **minimal)
-    assert operation in error["Message"] and "not implement" in error["Message"]
-    assert error["HTTPStatusCode"] == 400
-
-
 def test_every_operation_of_the_model_has_a_handler():
     from elmr.api.operations import EMR_OPERATIONS
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from elmr import node_protocol
 from elmr.agent import bootstrap, object_fetch, python_env
+from elmr.agent.decommission import NodeDecommission
 from elmr.agent.daemons import Daemon, stop_all
 from elmr.agent.log_shipper import LogShipper
 from elmr.agent.notebooks import NotebookRunner
@@ -59,6 +60,8 @@ class HeartbeatSender:
             cancel_steps=list(reply.get("cancel_steps") or []),
             run_notebooks=list(reply.get("run_notebooks") or []),
             stop_notebooks=list(reply.get("stop_notebooks") or []),
+            decommission=bool(reply.get("decommission")),
+            decommission_nodes=list(reply.get("decommission_nodes") or []),
         )
 
 
@@ -124,6 +127,8 @@ class NodeAgent:
         self.message = ""
         self.failure_code = ""
         self.alive_workers: int | None = None
+        self.running_applications: int | None = None
+        self.decommission = NodeDecommission(None if self.is_master else self.daemon)
         self.stop_requested = threading.Event()
 
     def fetch_object(self, uri: str, target_dir: Path) -> Path:
@@ -142,9 +147,14 @@ class NodeAgent:
             failure_code=self.failure_code,
             steps=self.step_runner.reports(self.listed_steps),
             notebooks=self.notebook_runner.reports(self.listed_notebooks),
+            running_applications=self.running_applications,
+            decommissioned_nodes=self.decommission.done_on_master_side,
         ))
         if reply is None:
             return
+        decommissioning = self.decommission.on_reply(reply, self.phase == node_protocol.PHASE_RUNNING)
+        if decommissioning:
+            self.set_phase(decommissioning)
         if reply.shutdown:
             log.info("the server asked this node to shut down")
             self.stop_requested.set()
@@ -233,6 +243,9 @@ class NodeAgent:
                 return
         if self.phase == node_protocol.PHASE_FAILED:
             return
+        if self.phase in (node_protocol.PHASE_DECOMMISSIONING, node_protocol.PHASE_DECOMMISSIONED):
+            self.set_phase(self.decommission.progress(self.phase) or self.phase)
+            return
         if self.phase == node_protocol.PHASE_RUNNING and not self.is_master:
             return  # a worker's UI was checked once; the master counts its workers
         status = spark.ui_status(self.daemon.ui_url)
@@ -242,10 +255,11 @@ class NodeAgent:
             if status.get("status") != "ALIVE":
                 return
             workers = spark.alive_workers(status)
-            if workers != self.alive_workers:
-                self.alive_workers = workers
+            applications = len(status.get("activeapps") or [])
+            if (workers, applications) != (self.alive_workers, self.running_applications):
+                self.alive_workers, self.running_applications = workers, applications
                 if self.phase == node_protocol.PHASE_RUNNING:
-                    self.heartbeat()  # the server waits for this count
+                    self.heartbeat()  # the server waits for these counts
         self.set_phase(node_protocol.PHASE_RUNNING)
 
     def run(self) -> None:

@@ -15,23 +15,13 @@ from elmr.service import (
     notebook_executions,
     policies,
     releases,
+    resize,
     security_configurations,
     session_credentials,
     sessions,
     steps,
     studios,
 )
-from elmr.service.errors import OperationNotImplemented
-
-
-def _validated_but_not_implemented(operation_name: str):
-    """Operations another part of the work builds: their input is checked against the
-    model (the api layer does that before calling), then they answer that elmr does
-    not implement them yet."""
-    def answer(ctx, params):
-        raise OperationNotImplemented(operation_name)
-    return answer
-
 
 EMR_OPERATIONS = {
     "RunJobFlow": clusters.run_job_flow,
@@ -49,14 +39,13 @@ EMR_OPERATIONS = {
     "ListInstanceGroups": instances.list_instance_groups,
     "ListInstances": instances.list_instances,
     "ListBootstrapActions": instances.list_bootstrap_actions,
-    # Resizing instance groups: the control loop's work (another issue).
-    "AddInstanceGroups": _validated_but_not_implemented("AddInstanceGroups"),
-    "ModifyInstanceGroups": _validated_but_not_implemented("ModifyInstanceGroups"),
     "PutAutoScalingPolicy": auto_scaling.put_auto_scaling_policy,
     "RemoveAutoScalingPolicy": auto_scaling.remove_auto_scaling_policy,
     "AddInstanceFleet": instance_fleets.add_instance_fleet,
     "ListInstanceFleets": instance_fleets.list_instance_fleets,
     "ModifyInstanceFleet": instance_fleets.modify_instance_fleet,
+    "ModifyInstanceGroups": resize.modify_instance_groups,
+    "AddInstanceGroups": resize.add_instance_groups,
     "ListReleaseLabels": releases.list_release_labels,
     "DescribeReleaseLabel": releases.describe_release_label,
     "ListSupportedInstanceTypes": releases.list_supported_instance_types,

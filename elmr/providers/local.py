@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from elmr.node_protocol import NodeSpec
-from elmr.providers.base import NodeProvider, NodeRequest
+from elmr.providers.base import NodeProvider, NodeRequest, NodeStatus
 
 # What one node costs the host (agent, a Spark daemon JVM and headroom): the
 # capacity check divides available memory by it.
@@ -107,6 +107,7 @@ class LocalProvider(NodeProvider):
         self.nodes_dir = Path(data_dir) / "nodes"
         self.max_nodes = max_nodes
         self._children: dict[int, subprocess.Popen] = {}  # to reap what we started
+        self._exit_codes: dict[int, int] = {}  # how the agents we reaped ended
 
     def allocate(self, node: NodeRequest) -> dict:
         node_dir = self.nodes_dir / node.cluster_id / node.instance_id
@@ -125,6 +126,7 @@ class LocalProvider(NodeProvider):
                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self._children[process.pid] = process
+        self._exit_codes.pop(process.pid, None)  # a reused pid: forget its old agent
         return {"pid": process.pid, "pgid": process.pid}
 
     def stop(self, checkpoint: dict, force: bool = False) -> None:
@@ -139,18 +141,24 @@ class LocalProvider(NodeProvider):
             except ProcessLookupError:
                 pass
 
-    def is_alive(self, checkpoint: dict) -> bool:
+    def poll(self, checkpoint: dict) -> NodeStatus:
         pgid = checkpoint.get("pgid")
         if pgid is None:
-            return False
-        self._reap(checkpoint.get("pid"))
-        return process_group_alive(pgid)
+            return NodeStatus(NodeStatus.GONE)
+        exit_code = self._reap(checkpoint.get("pid"))
+        members = session_members(pgid)
+        if pgid in members:  # the agent leads the node's session
+            return NodeStatus(NodeStatus.RUNNING)
+        return NodeStatus(NodeStatus.AGENT_GONE if members else NodeStatus.GONE, exit_code)
 
-    def _reap(self, pid: int | None) -> None:
-        """An exited agent we started stays a zombie in its group until reaped."""
+    def _reap(self, pid: int | None) -> int | None:
+        """An exited agent we started stays a zombie in its group until reaped; its
+        exit status is known only to us, its parent."""
         child = self._children.get(pid)
         if child is not None and child.poll() is not None:
             del self._children[pid]
+            self._exit_codes[pid] = child.returncode
+        return self._exit_codes.get(pid)
 
     def room_for(self, live_nodes: int) -> int | None:
         if self.max_nodes is not None:

@@ -1,9 +1,12 @@
 """Heartbeats from node agents: recorded as observations on the node's row, and on
 the master node, the steps it reports. The reconciler reads the observations to move
 nodes and clusters forward; the reply tells the agent what it should be doing: the
-steps to run or cancel (master), or to shut down."""
+steps to run or cancel and the leaving nodes to decommission (master), to
+decommission itself (a leaving node), or to shut down."""
 
 import hmac
+
+from sqlalchemy import select
 
 from elmr.node_protocol import PHASE_FAILED
 from elmr.service import notebook_executions
@@ -28,7 +31,8 @@ def record_heartbeat(ctx: ServiceContext, heartbeat: dict) -> dict:
         node.agent_phase = heartbeat.get("phase")
         node.agent_report = {k: v for k, v in heartbeat.items() if k != "agent_token"}
         node.last_heartbeat_at = now
-        reply = {"shutdown": node.state == "TERMINATED"}
+        reply = {"shutdown": node.state == "TERMINATED",
+                 "decommission": node.leaving_since is not None and node.state != "TERMINATED"}
         if node.role == "MASTER" and node.state != "TERMINATED":
             cluster = session.get(Cluster, node.cluster_id)
             for report in heartbeat.get("steps") or []:
@@ -36,9 +40,18 @@ def record_heartbeat(ctx: ServiceContext, heartbeat: dict) -> dict:
             reply.update(_step_orders(session, cluster))
             notebook_executions.apply_reports(session, cluster, heartbeat.get("notebooks") or [], now)
             reply.update(notebook_executions.orders_for_master(session, cluster))
+            reply["decommission_nodes"] = _leaving_nodes(session, cluster.id)
+        cluster_id = node.cluster_id
     if changed:
-        ctx.wake_reconciler()
+        ctx.wake_reconciler(cluster_id)
     return reply
+
+
+def _leaving_nodes(session, cluster_id: str) -> list[dict]:
+    leaving = session.scalars(select(Instance).where(
+        Instance.cluster_id == cluster_id, Instance.state != "TERMINATED",
+        Instance.leaving_since.is_not(None)))
+    return [{"instance_id": node.id, "address": node.address} for node in leaving]
 
 
 def _step_orders(session, cluster: Cluster) -> dict:
@@ -56,6 +69,11 @@ def _observation_changed(node: Instance, heartbeat: dict) -> bool:
     previous = node.agent_report or {}
     return (
         node.agent_phase != heartbeat.get("phase")
-        or previous.get("spark_alive_workers") != heartbeat.get("spark_alive_workers")
         or heartbeat.get("phase") == PHASE_FAILED
+        or any(previous.get(news) != heartbeat.get(news) for news in _NEWS)
     )
+
+
+# Master's reports the reconciler waits on: workers registering, applications
+# starting and ending (idle time), leaving nodes done on the master's side.
+_NEWS = ("spark_alive_workers", "running_applications", "decommissioned_nodes")

@@ -6,7 +6,7 @@ the request as a dict already checked against botocore's model and returns the
 response dict.
 """
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, or_, select
 
 from elmr.service import cluster_logs, lookups, paging, views
 from elmr.service.context import ServiceContext
@@ -14,7 +14,7 @@ from elmr.service.errors import ValidationException
 from elmr.service.run_job_flow import build_cluster, check_step_concurrency
 from elmr.market.cost_report import normalized_instance_hours, normalized_instance_hours_of
 from elmr.store.models import Cluster
-from elmr.store.states import CLUSTER_TERMINAL, transition
+from elmr.store.states import CLUSTER_ACTIVE, CLUSTER_TERMINAL, request_termination
 
 CLUSTERS_PAGE_SIZE = 50  # EMR's page size for ListClusters
 
@@ -23,7 +23,7 @@ def run_job_flow(ctx: ServiceContext, params: dict) -> dict:
     cluster_logs.check_log_uri(ctx, params.get("LogUri"))
     with ctx.store.transaction() as session:
         cluster = build_cluster(session, params, ctx.clock())
-    ctx.wake_reconciler()
+    ctx.wake_reconciler(cluster.id)
     return {"JobFlowId": cluster.id, "ClusterArn": ctx.cluster_arn(cluster.id)}
 
 
@@ -48,7 +48,7 @@ def list_clusters(ctx: ServiceContext, params: dict) -> dict:
     """Newest first, 50 a page; the marker is the last (created, id) handed out."""
     query = select(Cluster).order_by(Cluster.created_at.desc(), Cluster.id.desc())
     if params.get("ClusterStates"):
-        query = query.where(Cluster.state.in_(params["ClusterStates"]))
+        query = query.where(_public_state.in_(params["ClusterStates"]))
     if params.get("CreatedAfter"):
         query = query.where(Cluster.created_at >= params["CreatedAfter"])
     if params.get("CreatedBefore"):
@@ -72,9 +72,17 @@ def list_clusters(ctx: ServiceContext, params: dict) -> dict:
     return answer
 
 
+# The state ListClusters filters on: the one DescribeCluster shows, TERMINATING as
+# soon as a termination is requested (states.public_cluster_state).
+_public_state = case(
+    (and_(Cluster.termination_requested_code.is_not(None), Cluster.state.in_(CLUSTER_ACTIVE)), "TERMINATING"),
+    else_=Cluster.state,
+)
+
+
 def terminate_job_flows(ctx: ServiceContext, params: dict) -> dict:
-    """All or nothing: if one of the clusters is protected, none is terminated."""
-    now = ctx.clock()
+    """All or nothing: if one of the clusters is protected, none is terminated. The
+    request is recorded; the control loop stops the nodes."""
     with ctx.store.transaction() as session:
         clusters = [lookups.job_flow(session, job_flow_id) for job_flow_id in params["JobFlowIds"]]
         if any(c.termination_protected and c.state not in CLUSTER_TERMINAL for c in clusters):
@@ -82,10 +90,9 @@ def terminate_job_flows(ctx: ServiceContext, params: dict) -> dict:
                 "Could not shut down one or more job flows since they are termination protected."
             )
         for cluster in clusters:
-            if cluster.state in CLUSTER_TERMINAL or cluster.state == "TERMINATING":
-                continue
-            transition(cluster, "TERMINATING", now, "USER_REQUEST", "Terminated by user request")
-    ctx.wake_reconciler()
+            request_termination(cluster, "USER_REQUEST", "Terminated by user request")
+    for cluster in clusters:
+        ctx.wake_reconciler(cluster.id)
     return {}
 
 
@@ -94,7 +101,7 @@ def _set_flag(ctx: ServiceContext, job_flow_ids: list, attribute: str, value: bo
         for job_flow_id in job_flow_ids:
             cluster = lookups.job_flow(session, job_flow_id)
             setattr(cluster, attribute, value)
-    ctx.wake_reconciler()
+            ctx.wake_reconciler(cluster.id)
     return {}
 
 
@@ -156,6 +163,6 @@ def modify_cluster(ctx: ServiceContext, params: dict) -> dict:
         answer = {"StepConcurrencyLevel": cluster.step_concurrency_level}
         if "ExtendedSupport" in cluster.request_extras:
             answer["ExtendedSupport"] = cluster.request_extras["ExtendedSupport"]
-    ctx.wake_reconciler()
+    ctx.wake_reconciler(cluster.id)
     return answer
 

@@ -1,6 +1,7 @@
-"""What every service function is handed: the store, the clock, a way to wake the
-reconciler after recording intent (so a new cluster starts at once instead of at
-the next periodic pass), and the server-wide platform services the server runs
+"""What every service function is handed: the store, the clock (the same one the
+control loop reads), a way to wake the control loop for a cluster after recording
+intent for it (so a new cluster starts at once instead of at the next periodic pass),
+the spot market's settings, and the server-wide platform services the server runs
 (the persistent Spark history server; None where none runs)."""
 
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ class ServiceContext:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     clock: Callable[[], datetime] = utc_now
-    wake_reconciler: Callable[[], None] = field(default=lambda: None)
+    # wake_reconciler(cluster_id): work on that cluster now; with no id, on every live one.
+    wake_reconciler: Callable[..., None] = field(default=lambda cluster_id=None: None)
     market: MarketSettings = field(default_factory=MarketSettings)
     spark_history: SparkHistory | None = None
 

@@ -10,6 +10,7 @@ from elmr.service.context import ServiceContext
 from elmr.service.instances import running_counts
 from elmr.market.cost_report import normalized_instance_hours
 from elmr.store.models import Cluster, Instance, InstanceGroup, Step
+from elmr.store.states import public_cluster_state, public_group_state
 
 # JobFlowExecutionState for each cluster state; a terminated cluster whose steps
 # all finished reads COMPLETED, one that ended on an error FAILED.
@@ -47,9 +48,10 @@ def describe_job_flows(ctx: ServiceContext, params: dict) -> dict:
 
 
 def _execution_state(cluster: Cluster) -> str:
-    if cluster.state == "TERMINATED" and cluster.state_reason_code == "ALL_STEPS_COMPLETED":
+    state, code, _ = public_cluster_state(cluster)
+    if state == "TERMINATED" and code == "ALL_STEPS_COMPLETED":
         return "COMPLETED"
-    return _EXECUTION_STATE[cluster.state]
+    return _EXECUTION_STATE[state]
 
 
 def _job_flow(session, cluster: Cluster, now) -> dict:
@@ -130,7 +132,7 @@ def _group_detail(group: InstanceGroup, running: int) -> dict:
         "InstanceType": group.instance_type,
         "InstanceRequestCount": group.requested_count,
         "InstanceRunningCount": running,
-        **_execution_detail(group, _group_state(group.state)),
+        **_execution_detail(group, _group_state(public_group_state(group, running))),
     }
     if group.bid_price:
         detail["BidPrice"] = group.bid_price

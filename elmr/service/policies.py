@@ -1,5 +1,6 @@
-"""Auto-termination and managed scaling policies: stored per cluster. The reconciler
-enforces auto-termination; managed scaling is enforced by the scaling issue."""
+"""Auto-termination and managed scaling policies: stored per cluster. The control
+loop enforces auto-termination (elmr/control/idle.py); managed scaling is enforced
+by the scaling issue."""
 
 from elmr.service import lookups
 from elmr.service.context import ServiceContext
@@ -12,10 +13,9 @@ def put_auto_termination_policy(ctx: ServiceContext, params: dict) -> dict:
     idle_timeout = policy.get("IdleTimeout", 3600)
     check_idle_timeout(idle_timeout)
     with ctx.store.transaction() as session:
-        lookups.cluster(session, params["ClusterId"]).auto_termination_policy = {
-            "IdleTimeout": idle_timeout
-        }
-    ctx.wake_reconciler()
+        cluster = lookups.cluster(session, params["ClusterId"])
+        cluster.auto_termination_policy = {"IdleTimeout": idle_timeout}
+    ctx.wake_reconciler(cluster.id)
     return {}
 
 
@@ -35,8 +35,9 @@ def put_managed_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
     policy = params["ManagedScalingPolicy"]
     _check_compute_limits(policy.get("ComputeLimits"))
     with ctx.store.transaction() as session:
-        lookups.cluster(session, params["ClusterId"]).managed_scaling_policy = policy
-    ctx.wake_reconciler()
+        cluster = lookups.cluster(session, params["ClusterId"])
+        cluster.managed_scaling_policy = policy
+    ctx.wake_reconciler(cluster.id)
     return {}
 
 

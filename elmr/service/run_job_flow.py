@@ -270,3 +270,15 @@ def _extras(params: dict) -> dict:
         ec2["IamInstanceProfile"] = params["JobFlowRole"]
     extras["Ec2InstanceAttributes"] = ec2
     return extras
+
+
+def new_instance_group(cluster_id: str, config: dict, now: datetime) -> InstanceGroup:
+    """An instance group row from an InstanceGroupConfig, checked as RunJobFlow checks
+    its groups (AddInstanceGroups adds groups to a running cluster with it)."""
+    _check_instance_type(config["InstanceType"])
+    _check_classifications(config.get("Configurations", []), f"InstanceGroup {config.get('Name', '')}")
+    if config["InstanceCount"] < 0:
+        raise ValidationException("InstanceGroups: InstanceCount must not be negative.")
+    if config.get("Market") == "SPOT" and "BidPrice" in config:
+        _check_bid_price(config["BidPrice"])
+    return _instance_group(cluster_id, config, now)

@@ -30,7 +30,7 @@ def add_job_flow_steps(ctx: ServiceContext, params: dict) -> dict:
         steps = new_steps(session, cluster.id, params["Steps"], ctx.clock())
         session.add_all(steps)
         step_ids = [step.id for step in steps]
-    ctx.wake_reconciler()
+    ctx.wake_reconciler(cluster.id)
     return {"StepIds": step_ids}
 
 
@@ -74,7 +74,7 @@ def cancel_steps(ctx: ServiceContext, params: dict) -> dict:
         for step_id in params["StepIds"]:
             step = session.get(Step, step_id)
             results.append(_cancel_one(cluster.id, step, step_id, option, ctx.clock()))
-    ctx.wake_reconciler()
+    ctx.wake_reconciler(cluster.id)
     return {"CancelStepsInfoList": results}
 
 

@@ -4,7 +4,7 @@ JSON through botocore's model, which also drops what the model does not know."""
 
 from elmr.service import auto_scaling
 from elmr.store.models import BootstrapAction, Cluster, Instance, InstanceGroup, Step
-from elmr.store.states import CLUSTER_TERMINAL
+from elmr.store.states import CLUSTER_TERMINAL, public_cluster_state, public_group_state
 
 NODE_STATES_OWNED = {"AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING"}
 
@@ -28,11 +28,9 @@ def _timeline(row) -> dict:
 
 
 def cluster_status(cluster: Cluster) -> dict:
-    return {
-        "State": cluster.state,
-        "StateChangeReason": _reason(cluster),
-        "Timeline": _timeline(cluster),
-    }
+    state, code, message = public_cluster_state(cluster)
+    reason = {key: value for key, value in (("Code", code), ("Message", message)) if value}
+    return {"State": state, "StateChangeReason": reason, "Timeline": _timeline(cluster)}
 
 
 def cluster_summary(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
@@ -115,7 +113,7 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
         "RequestedInstanceCount": group.requested_count,
         "RunningInstanceCount": running_count,
         "Status": {
-            "State": group.state,
+            "State": public_group_state(group, running_count),
             "StateChangeReason": _reason(group),
             "Timeline": _timeline(group),
         },
@@ -127,6 +125,8 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
     }
     if group.bid_price:
         described["BidPrice"] = group.bid_price
+    if group.shrink_policy:
+        described["ShrinkPolicy"] = _shrink_policy(group.shrink_policy)
     return described
 
 
@@ -140,6 +140,18 @@ def ebs_block_devices(ebs_configuration: dict | None) -> list:
             devices.append({"VolumeSpecification": config["VolumeSpecification"],
                             "Device": f"/dev/sd{chr(ord('b') + len(devices) % 24)}"})
     return devices
+
+
+def _shrink_policy(policy: dict) -> dict:
+    """The stored policy in ShrinkPolicy's own shape."""
+    shown = {}
+    if "DecommissionTimeout" in policy:
+        shown["DecommissionTimeout"] = policy["DecommissionTimeout"]
+    resize = {key: policy[key] for key in
+              ("InstancesToTerminate", "InstancesToProtect", "InstanceTerminationTimeout") if key in policy}
+    if resize:
+        shown["InstanceResizePolicy"] = resize
+    return shown
 
 
 def instance(node: Instance) -> dict:

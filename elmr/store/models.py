@@ -64,6 +64,13 @@ class Cluster(Base):
     spark_master_url: Mapped[str | None] = mapped_column(String(256))
     spark_master_ui_url: Mapped[str | None] = mapped_column(String(256))
     spark_history_ui_url: Mapped[str | None] = mapped_column(String(256))
+    # Intent: a termination asked for (TerminateJobFlows, a step's TERMINATE_CLUSTER)
+    # with the reason EMR will show. Only the control loop moves `state` to TERMINATING.
+    termination_requested_code: Mapped[str | None] = mapped_column(String(64))
+    termination_requested_message: Mapped[str | None] = mapped_column(Text)
+    # Observed by the control loop: since when nothing has run on the cluster (no
+    # step, no Spark application); the auto-termination policy counts from it.
+    idle_since: Mapped[datetime | None]
 
     groups: Mapped[list["InstanceGroup"]] = relationship(
         back_populates="cluster", order_by="InstanceGroup.created_at"
@@ -95,6 +102,10 @@ class InstanceGroup(Base):
     # PutAutoScalingPolicy's policy (Constraints, Rules), verbatim; the control loop
     # evaluates it.
     auto_scaling_policy: Mapped[dict | None]
+    # Intent for shrinking, from ModifyInstanceGroups: {DecommissionTimeout,
+    # InstancesToTerminate, InstancesToProtect, InstanceTerminationTimeout} (EC2 ids;
+    # EC2InstanceIdsToTerminate is merged into InstancesToTerminate).
+    shrink_policy: Mapped[dict | None]
 
     cluster: Mapped[Cluster] = relationship(back_populates="groups")
 
@@ -128,6 +139,18 @@ class Instance(Base):
     agent_phase: Mapped[str | None] = mapped_column(String(32))
     agent_report: Mapped[dict | None]  # the last heartbeat, verbatim
     last_heartbeat_at: Mapped[datetime | None]
+
+    # The control loop's own record of the node (only the loop writes these).
+    # Chosen to leave its group (a shrink): decommissioned gracefully, then stopped.
+    leaving_since: Mapped[datetime | None]
+    decommission_timeout_s: Mapped[int | None] = mapped_column(Integer)
+    stop_requested_at: Mapped[datetime | None]  # SIGTERM sent; SIGKILL after the grace period
+    # Provider failures as data: how many calls for this node failed in a row, the
+    # last error, since when, and when the loop tries again (exponential backoff).
+    provider_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    provider_error: Mapped[str | None] = mapped_column(Text)
+    provider_failing_since: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
 
 
 class BootstrapAction(Base):

@@ -3,6 +3,11 @@
 Every legal edge is listed with why it happens; `transition()` refuses any other
 move, so a bug shows up as an error instead of a cluster in an impossible state.
 It also stamps EMR's timeline (ready / ended) and the StateChangeReason.
+
+States are observed state, moved by the control loop. What a user asks for is
+recorded apart (a group's requested count, `request_termination()`), and what EMR
+shows is derived from both (`public_cluster_state()`), as Dask Gateway derives its
+public states from (status, target).
 """
 
 from datetime import datetime
@@ -34,8 +39,8 @@ GROUP_EDGES = {
     ("PROVISIONING", "BOOTSTRAPPING"),  # its nodes are up and registering
     ("BOOTSTRAPPING", "RUNNING"),  # its nodes run their daemons
     ("PROVISIONING", "RUNNING"),  # a group whose nodes came up between two passes
-    ("RUNNING", "RESIZING"),  # a node is being replaced or added
-    ("RESIZING", "RUNNING"),  # the group has its requested count again
+    ("RUNNING", "RESIZING"),  # its requested count changed, or a node is being replaced
+    ("RESIZING", "RUNNING"),  # the group has its requested count again, every node up
     ("PROVISIONING", "TERMINATED"),  # the cluster ended before the group came up
     ("BOOTSTRAPPING", "TERMINATED"),
     ("RUNNING", "TERMINATED"),
@@ -103,3 +108,37 @@ def transition(
     if new_state in _ENDED_STATES:
         row.ended_at = now
     return True
+
+
+def request_termination(cluster, code: str, message: str) -> bool:
+    """Record that `cluster` should end, with the reason EMR will show; the control
+    loop moves it to TERMINATING. The first request's reason is kept, and a cluster
+    already ending is left alone. Returns whether this call recorded a request."""
+    if cluster.state in CLUSTER_TERMINAL or cluster.state == "TERMINATING":
+        return False
+    if cluster.termination_requested_code is not None:
+        return False
+    cluster.termination_requested_code = code
+    cluster.termination_requested_message = message
+    return True
+
+
+def termination_pending(cluster) -> bool:
+    """Asked to terminate, but the control loop has not moved it yet."""
+    return cluster.termination_requested_code is not None and cluster.state in CLUSTER_ACTIVE
+
+
+def public_cluster_state(cluster) -> tuple[str, str | None, str | None]:
+    """(State, reason code, reason message) as EMR shows them: a cluster asked to
+    terminate reads TERMINATING at once, before the control loop has acted."""
+    if termination_pending(cluster):
+        return "TERMINATING", cluster.termination_requested_code, cluster.termination_requested_message
+    return cluster.state, cluster.state_reason_code, cluster.state_reason_message
+
+
+def public_group_state(group, running_count: int) -> str:
+    """A RUNNING group whose requested count differs from its running nodes reads
+    RESIZING at once after ModifyInstanceGroups, before the control loop has acted."""
+    if group.state == "RUNNING" and group.requested_count != running_count:
+        return "RESIZING"
+    return group.state

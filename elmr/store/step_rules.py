@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from elmr import node_protocol
 from elmr.store import notebook_rules
 from elmr.store.models import Cluster, Step
-from elmr.store.states import STEP_TERMINAL, transition
+from elmr.store.states import STEP_TERMINAL, request_termination, transition
 
 _TERMINATING_ACTIONS = {"TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"}
 
@@ -88,7 +88,7 @@ def _act_on_failure(session: Session, cluster: Cluster, failed: Step, now: datet
             transition(step, "CANCELLED", now, None,
                        f"Cancelled because step {failed.id} failed ({failed.action_on_failure})")
     if failed.action_on_failure in _TERMINATING_ACTIONS and cluster.state in ("RUNNING", "WAITING"):
-        transition(cluster, "TERMINATING", now, "STEP_FAILURE", "Shut down as step failed")
+        request_termination(cluster, "STEP_FAILURE", "Shut down as step failed")
 
 
 def end_with_cluster(session: Session, cluster: Cluster, now: datetime) -> None:

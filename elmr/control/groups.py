@@ -1,0 +1,168 @@
+"""Instance groups: keeping each group at its requested count, the user's intent.
+A group below it gets new nodes (PROVISIONING rows for the actuator to start); a
+group above it chooses which nodes leave (EMR's ShrinkPolicy: the instances asked
+for first, never a protected one, then nodes not yet up, then the newest) and marks
+them leaving: the node rules decommission them gracefully, then stop them. A group
+shows RESIZING until it has exactly its count, every node RUNNING and registered
+with the cluster's Spark master, and nothing leaving.
+
+This is the seam for instance fleets and a spot market: a fleet is one more kind of
+group whose count is a target capacity (weights per instance type) and whose
+launches choose a type and market; a spot interruption marks a node leaving with
+the two-minute notice as its decommission timeout. Both plug in here, over the same
+node rules.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from elmr import ids
+from elmr.control.nodes import Context, stopping
+from elmr.control.plan import Plan
+from elmr.store.models import Cluster, Instance, InstanceGroup
+from elmr.store.states import transition
+
+_STARTING_STATES = ("STARTING", "BOOTSTRAPPING")
+
+
+def staying(node: Instance) -> bool:
+    """A node that counts toward its group (not leaving, not being stopped)."""
+    return node.state != "TERMINATED" and node.leaving_since is None and not stopping(node)
+
+
+@dataclass
+class Changes:
+    """What keeping the groups at their counts changed in one pass."""
+
+    launched: list = field(default_factory=list)  # new node rows
+    leaving: list = field(default_factory=list)  # nodes chosen to leave
+
+
+def keep_at_requested_counts(session: Session, cluster: Cluster, live_nodes: list,
+                             plan: Plan, ctx: Context, room) -> Changes:
+    """Launch what each group lacks and choose who leaves a group that has too many.
+    A cluster still starting that cannot fit on the provider fails at once; a
+    running one launches what fits and waits for room."""
+    groups = [g for g in cluster.groups if g.state != "TERMINATED"]
+    changes = Changes()
+    missing = {}
+    for group in groups:
+        members = [n for n in live_nodes if n.group_id == group.id and staying(n)]
+        excess = len(members) - group.requested_count
+        if excess > 0:
+            changes.leaving += _choose_leavers(group, members, excess, plan.now, ctx)
+        elif excess < 0:
+            missing[group.id] = -excess
+    changes.launched = _launch(session, cluster, groups, missing, plan, ctx, room)
+    nodes = live_nodes + changes.launched
+    registered = _workers_registered(cluster, nodes)
+    for group in groups:
+        _advance_group(group, [n for n in nodes if n.group_id == group.id], registered, plan.now)
+    return changes
+
+
+def _launch(session: Session, cluster: Cluster, groups: list, missing: dict, plan: Plan,
+            ctx: Context, room) -> list[Instance]:
+    wanted = sum(missing.values())
+    if wanted == 0:
+        return []
+    available = room(_live_node_count(session))
+    if available is not None and wanted > available:
+        if cluster.state in _STARTING_STATES:
+            transition(cluster, "TERMINATING", plan.now, "VALIDATION_ERROR",
+                       f"This host has room for {available} more node(s) but the cluster needs "
+                       f"{wanted}; terminate other clusters or ask for fewer nodes.")
+            return []
+        plan.recheck_in(ctx.settings.retry_max_s)  # room may free up
+    budget = wanted if available is None else min(wanted, available)
+    launched = []
+    for group in groups:
+        count = min(missing.get(group.id, 0), budget - len(launched))
+        if count < missing.get(group.id, 0):
+            group.state_reason_message = (f"Waiting for room on this host for "
+                                          f"{missing[group.id] - count} more node(s).")
+        launched += [_new_node(cluster, group, plan.now) for _ in range(count)]
+    session.add_all(launched)
+    return launched
+
+
+def _live_node_count(session: Session) -> int:
+    """Nodes of every cluster that still hold (or will hold) a place on the provider."""
+    return session.scalar(select(func.count()).select_from(Instance).where(Instance.state != "TERMINATED"))
+
+
+def _new_node(cluster: Cluster, group: InstanceGroup, now: datetime) -> Instance:
+    return Instance(
+        id=ids.instance_id(), ec2_instance_id=ids.ec2_instance_id(),
+        cluster_id=cluster.id, group_id=group.id, role=group.role,
+        instance_type=group.instance_type, market=group.market,
+        state="PROVISIONING", created_at=now, provider="", provider_state={},
+        ports={}, agent_token=ids.agent_token(), provider_attempts=0,
+    )
+
+
+def _choose_leavers(group: InstanceGroup, members: list, count: int, now: datetime, ctx: Context) -> list:
+    policy = group.shrink_policy or {}
+    protected = set(policy.get("InstancesToProtect") or [])
+    asked_for = list(policy.get("InstancesToTerminate") or [])
+    candidates = [n for n in members if n.ec2_instance_id not in protected]
+    candidates.sort(key=lambda n: _leaving_order(n, asked_for))
+    for node in candidates[:count]:
+        node.leaving_since = now
+        node.decommission_timeout_s = _decommission_timeout(node, policy, asked_for, ctx)
+    if len(candidates) < count:
+        group.state_reason_message = (f"{count - len(candidates)} instance(s) cannot leave: "
+                                      "InstancesToProtect keeps them.")
+    return candidates[:count]
+
+
+def _leaving_order(node: Instance, asked_for: list) -> tuple:
+    """Asked-for instances first (in the order given), then nodes not yet running,
+    then the newest: the oldest running nodes hold the most work and cached data."""
+    asked = asked_for.index(node.ec2_instance_id) if node.ec2_instance_id in asked_for else len(asked_for)
+    return asked, node.state == "RUNNING", -node.created_at.timestamp()
+
+
+def _decommission_timeout(node: Instance, policy: dict, asked_for: list, ctx: Context) -> int:
+    """InstanceTerminationTimeout for the instances named in InstancesToTerminate,
+    DecommissionTimeout for the others, else EMR's default."""
+    resize = policy.get("InstanceTerminationTimeout")
+    if node.ec2_instance_id in asked_for and resize is not None:
+        return resize
+    decommission = policy.get("DecommissionTimeout")
+    return ctx.settings.decommission_timeout_s if decommission is None else decommission
+
+
+def _advance_group(group: InstanceGroup, members: list, registered: bool, now: datetime) -> None:
+    live = [n for n in members if n.state != "TERMINATED"]
+    complete = len(live) == group.requested_count and all(n.state == "RUNNING" and staying(n) for n in live)
+    if group.state == "PROVISIONING" and any(n.state != "PROVISIONING" for n in live):
+        transition(group, "BOOTSTRAPPING", now)
+    if group.state in ("PROVISIONING", "BOOTSTRAPPING", "RESIZING") and complete and registered:
+        transition(group, "RUNNING", now, None, "")
+    elif group.state == "RUNNING" and not complete:
+        transition(group, "RESIZING", now, None, _resizing_message(group, live))
+
+
+def _workers_registered(cluster: Cluster, nodes: list) -> bool:
+    """While the cluster starts, its own start waits for this; after, a group that
+    grew is RUNNING only once the Spark master counts as many ALIVE workers as the
+    cluster has running core and task nodes that stay (a decommissioning worker is
+    not ALIVE)."""
+    if cluster.state in _STARTING_STATES:
+        return True
+    running = [n for n in nodes if n.state == "RUNNING"]
+    master = next((n for n in running if n.role == "MASTER"), None)
+    alive = (master.agent_report or {}).get("spark_alive_workers") if master else None
+    workers = sum(1 for n in running if n.role != "MASTER" and staying(n))
+    return alive is not None and alive >= workers
+
+
+def _resizing_message(group: InstanceGroup, live: list) -> str:
+    have = sum(1 for n in live if staying(n))
+    if have > group.requested_count or any(not staying(n) for n in live):
+        return f"Shrinking to {group.requested_count} instance(s)"
+    return f"Expanding to {group.requested_count} instance(s)"
