@@ -1,6 +1,7 @@
 """`elmr cost [CLUSTER]`: what clusters cost, as the running server bills them
 (elmr/market/cost_report.py): without a cluster, one line per cluster and the total;
-with one, its cost per instance group, per market and per step, and per instance."""
+with one, its cost per instance group or fleet (and a fleet's per instance type and
+market), per market and per step, and per instance."""
 
 import json
 import sys
@@ -52,10 +53,17 @@ def _print_cluster(cluster: dict) -> None:
     print(f"{cluster['ClusterId']} {cluster['Name']} ({cluster['State']}, {cluster['AvailabilityZone']}): "
           f"{usd(cluster['CostUsd'])} = EC2 {usd(cluster['Ec2CostUsd'])} + EMR {usd(cluster['EmrCostUsd'])}, "
           f"{cluster['NormalizedInstanceHours']} normalized instance hours")
-    print("instance groups:")
+    if cluster["InstanceGroups"]:
+        print("instance groups:")
     for group in cluster["InstanceGroups"]:
         print(f"  {group['InstanceGroupId']:<16} {group['InstanceGroupType']:<6} {group['InstanceType']:<12} "
               f"{group['Market']:<9} {_spend(group)}")
+    if cluster["InstanceFleets"]:
+        print("instance fleets:")
+    for fleet in cluster["InstanceFleets"]:
+        print(f"  {fleet['InstanceFleetId']:<16} {fleet['InstanceFleetType']:<6} {_spend(fleet)}")
+        for part in fleet["InstanceTypes"]:
+            print(f"    {part['InstanceType']:<12} {part['Market']:<9} {_spend(part)}")
     print("markets:")
     for market in cluster["Markets"]:
         print(f"  {market['Market']:<9} {_spend(market)}")

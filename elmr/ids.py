@@ -1,4 +1,4 @@
-"""Ids shaped like EMR's: j-/ig-/ci-/s- followed by 13 upper-case letters and digits,
+"""Ids shaped like EMR's: j-/ig-/if-/ci-/s- followed by 13 upper-case letters and digits,
 and EC2-style i- followed by 17 hex digits. Random, so two servers sharing one
 PostgreSQL never hand out the same id."""
 
@@ -18,6 +18,10 @@ def cluster_id() -> str:
 
 def instance_group_id() -> str:
     return "ig-" + _emr_suffix()
+
+
+def instance_fleet_id() -> str:
+    return "if-" + _emr_suffix()
 
 
 def instance_id() -> str:

@@ -95,7 +95,7 @@ def serve(options: ServerOptions) -> None:
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
-    loop, provider_calls = _control_loop(store, provider, server_url, data_dir, options)
+    loop, provider_calls = _control_loop(store, provider, server_url, data_dir, options, market)
     ctx.wake_reconciler = loop.wake
     loop.start()
     _write_server_info(data_dir, server_url, options.region, options.database_url)
@@ -114,7 +114,8 @@ def serve(options: ServerOptions) -> None:
         data_dir_lock.close()
 
 
-def _control_loop(store: Store, provider, server_url: str, data_dir: Path, options: ServerOptions):
+def _control_loop(store: Store, provider, server_url: str, data_dir: Path, options: ServerOptions,
+                  market: MarketSettings):
     """The loop, its queue, and the actuator whose provider calls run on a pool of
     their own (a slow node start holds up no reconciler pass), all on one clock."""
     settings = ControlSettings()
@@ -123,7 +124,7 @@ def _control_loop(store: Store, provider, server_url: str, data_dir: Path, optio
     provider_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="elmr-provider")
     actuator = Actuator(store, provider, utc_now, server_url, settings,
                         object_store_dir=str(buckets_root(data_dir)), submit=provider_calls.submit)
-    loop = ControlLoop(Reconciler(store, actuator, utc_now, settings), WorkQueue(utc_now))
+    loop = ControlLoop(Reconciler(store, actuator, utc_now, settings, market), WorkQueue(utc_now))
     actuator.on_done = loop.wake
     return loop, provider_calls
 

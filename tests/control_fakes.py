@@ -1,8 +1,8 @@
 """A control loop on a fake clock, with node providers that are fakes named for what
 they do, for the reconciler tests: no process is started, and a timeout is the
 clock moved forward. Everything else is real: the store, the service functions the
-API calls (RunJobFlow, ModifyInstanceGroups, heartbeats…), the reconciler, the
-actuator, the loop and its queue."""
+API calls (RunJobFlow, ModifyInstanceGroups, heartbeats…), the spot market (driven
+by hand on the same clock), the reconciler, the actuator, the loop and its queue."""
 
 import threading
 from dataclasses import dataclass, field
@@ -16,15 +16,18 @@ from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
 from elmr.control.settings import ControlSettings
 from elmr.control.workqueue import WorkQueue
+from elmr.market.settings import MarketSettings
 from elmr.providers.base import NodeProvider, NodeStatus
 from elmr.service import agents, clusters
 from elmr.service.context import ServiceContext
 from elmr.store.db import Store, sqlite_url
-from elmr.store.models import Cluster, Instance, InstanceGroup
+from elmr.store.models import Cluster, Instance, InstanceFleet, InstanceGroup
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SETTINGS = ControlSettings(start_timeout_s=180, heartbeat_timeout_s=30, stop_grace_s=10,
                            retry_base_s=1, retry_max_s=30, watch_s=1)
+# The spot market the loop sees: seed 5, EMR's two-minute notice.
+MARKET = MarketSettings(seed=5, notice_s=120.0, price_period_s=300)
 
 
 class FakeClock:
@@ -128,20 +131,21 @@ class World:
     settings: ControlSettings = SETTINGS
     clock: FakeClock = field(default_factory=FakeClock)
     submit: object = None
+    market: MarketSettings = MARKET
 
     def __post_init__(self):
         self.actuator = Actuator(self.store, self.provider, self.clock, "http://127.0.0.1:1",
                                  self.settings, **({"submit": self.submit} if self.submit else {}))
         self.queue = WorkQueue(self.clock)
-        self.reconciler = Reconciler(self.store, self.actuator, self.clock, self.settings)
+        self.reconciler = Reconciler(self.store, self.actuator, self.clock, self.settings, self.market)
         self.loop = ControlLoop(self.reconciler, self.queue)
         self.actuator.on_done = self.loop.wake
         self.ctx = ServiceContext(store=self.store, data_dir=None, clock=self.clock,
-                                  wake_reconciler=self.loop.wake)
+                                  wake_reconciler=self.loop.wake, market=self.market)
 
     def restart(self) -> "World":
         """A new server on the same store (and provider: the nodes outlive it)."""
-        return World(self.store, self.provider, self.settings, self.clock)
+        return World(self.store, self.provider, self.settings, self.clock, market=self.market)
 
     def settle(self) -> int:
         return self.loop.run_due()
@@ -165,6 +169,16 @@ class World:
                            "InstanceCount": task})
         cluster_id = clusters.run_job_flow(self.ctx, {"Name": "t", "Instances": {
             "InstanceGroups": groups, "KeepJobFlowAliveWhenNoSteps": keep_alive}, **extra})["JobFlowId"]
+        if settle:
+            self.settle()
+        return cluster_id
+
+    def run_fleet_cluster(self, *fleets: dict, settle=True, **extra) -> str:
+        """A cluster of a MASTER fleet (one m5.xlarge on-demand) and `fleets`."""
+        master = {"Name": "Primary", "InstanceFleetType": "MASTER", "TargetOnDemandCapacity": 1,
+                  "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge"}]}
+        cluster_id = clusters.run_job_flow(self.ctx, {"Name": "f", "ReleaseLabel": "emr-7.2.0", "Instances": {
+            "InstanceFleets": [master, *fleets], "KeepJobFlowAliveWhenNoSteps": True}, **extra})["JobFlowId"]
         if settle:
             self.settle()
         return cluster_id
@@ -223,6 +237,11 @@ class World:
         with self.store.transaction() as session:
             return session.scalars(select(InstanceGroup).where(
                 InstanceGroup.cluster_id == cluster_id, InstanceGroup.role == role)).first()
+
+    def fleet(self, cluster_id: str, role: str) -> InstanceFleet:
+        with self.store.transaction() as session:
+            return session.scalars(select(InstanceFleet).where(
+                InstanceFleet.cluster_id == cluster_id, InstanceFleet.role == role)).first()
 
 
 @pytest.fixture

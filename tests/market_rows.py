@@ -1,11 +1,11 @@
-"""Rows for the market and billing tests: clusters, groups, instances and steps
+"""Rows for the market and billing tests: clusters, groups, fleets, instances and steps
 written straight into a real store, with the times a test chooses (no server, no
 process: the market and billing read nothing else)."""
 
 from datetime import datetime, timedelta, timezone
 
 from elmr.market.settings import MarketSettings
-from elmr.store.models import Cluster, Instance, InstanceGroup, Step
+from elmr.store.models import Cluster, Instance, InstanceFleet, InstanceGroup, Step
 
 # 2026-01-01T12:00:00Z: a whole number of 300 s price slots since the Unix epoch.
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -52,6 +52,32 @@ def add_instance(session, group: InstanceGroup, instance_id: str, start_s: float
         state="TERMINATED" if end_s is not None else "RUNNING", created_at=at(start_s),
         ended_at=None if end_s is None else at(end_s), provider="fake", provider_state={},
         ports={}, agent_token="t",
+    )
+    session.add(node)
+    session.flush()
+    return node
+
+
+def add_fleet(session, cluster_id: str, fleet_id: str, role: str = "CORE", on_demand: int = 0,
+              spot: int = 0, configs: list | None = None) -> InstanceFleet:
+    fleet = InstanceFleet(
+        id=fleet_id, cluster_id=cluster_id, name=role.title(), role=role, target_on_demand=on_demand,
+        target_spot=spot, instance_type_configs=configs or [{"InstanceType": "m5.xlarge"}],
+        state="RUNNING", created_at=T0,
+    )
+    session.add(fleet)
+    session.flush()
+    return fleet
+
+
+def add_fleet_instance(session, fleet: InstanceFleet, instance_id: str, instance_type: str, market: str,
+                       weight: int, start_s: float, end_s: float | None = None) -> Instance:
+    node = Instance(
+        id=instance_id, ec2_instance_id="i-" + instance_id.lower().replace("-", "")[:17],
+        cluster_id=fleet.cluster_id, fleet_id=fleet.id, role=fleet.role, instance_type=instance_type,
+        market=market, weighted_capacity=weight, state="TERMINATED" if end_s is not None else "RUNNING",
+        created_at=at(start_s), ended_at=None if end_s is None else at(end_s), provider="fake",
+        provider_state={}, ports={}, agent_token="t",
     )
     session.add(node)
     session.flush()

@@ -15,7 +15,7 @@ from elmr.market.interruptions import announce
 from elmr.market.pools import LiveSpot, Pool
 from elmr.market.prices import type_prices
 from elmr.market.series import Series
-from market_rows import SETTINGS, T0, add_cluster, add_group, add_instance, add_step, at
+from market_rows import SETTINGS, T0, add_cluster, add_fleet, add_fleet_instance, add_group, add_instance, add_step, at
 
 POOL = Pool("m5.xlarge", "us-east-1a")
 
@@ -47,6 +47,33 @@ def test_on_demand_instances_cost_ec2_plus_emr_per_second(market_store):
     assert cluster["Markets"] == [{"Market": "ON_DEMAND", "InstanceCount": 3, "InstanceSeconds": 27_000,
                                    "CostUsd": 1.8, "Ec2CostUsd": 1.44, "EmrCostUsd": 0.36}]
     assert cluster["NormalizedInstanceHours"] == 72  # 3 instances × 3 started hours × 8 (xlarge)
+
+
+def test_a_fleet_is_billed_per_instance_type_and_market(market_store):
+    """A core fleet of two types: two c5.2xlarge on-demand (EC2 $0.34/h + EMR $0.085/h)
+    for 2 h, one m5.xlarge spot at $0.06/h (set by hand; EMR $0.048/h) for 30 min."""
+    with market_store.transaction() as session:
+        add_cluster(session)
+        fleet = add_fleet(session, "j-COST", "if-CORE", on_demand=4, spot=1, configs=[
+            {"InstanceType": "c5.2xlarge", "WeightedCapacity": 2}, {"InstanceType": "m5.xlarge"}])
+        add_fleet_instance(session, fleet, "ci-OD1", "c5.2xlarge", "ON_DEMAND", 2, 0, 7200)
+        add_fleet_instance(session, fleet, "ci-OD2", "c5.2xlarge", "ON_DEMAND", 2, 0, 7200)
+        add_fleet_instance(session, fleet, "ci-SP1", "m5.xlarge", "SPOT", 1, 600, 2400)
+        by_hand.set_price(session, SETTINGS, POOL, "0.06", T0)
+    cluster = report(market_store, 8000)
+    [core] = cluster["InstanceFleets"]
+    # On-demand: 2 × 2 h × ($0.34 + $0.085) = $1.36 + $0.34 = $1.70.
+    # Spot: 0.5 h × $0.06 = $0.03 EC2, 0.5 h × $0.048 = $0.024 EMR: $0.054.
+    assert (core["InstanceFleetId"], core["InstanceFleetType"]) == ("if-CORE", "CORE")
+    assert (core["TargetOnDemandCapacity"], core["TargetSpotCapacity"]) == (4, 1)
+    assert (core["CostUsd"], core["Ec2CostUsd"], core["EmrCostUsd"]) == (1.754, 1.39, 0.364)
+    assert core["InstanceTypes"] == [
+        {"InstanceType": "c5.2xlarge", "Market": "ON_DEMAND", "InstanceCount": 2, "InstanceSeconds": 14_400,
+         "CostUsd": 1.7, "Ec2CostUsd": 1.36, "EmrCostUsd": 0.34},
+        {"InstanceType": "m5.xlarge", "Market": "SPOT", "InstanceCount": 1, "InstanceSeconds": 1800,
+         "CostUsd": 0.054, "Ec2CostUsd": 0.03, "EmrCostUsd": 0.024}]
+    assert cluster["InstanceGroups"] == [] and cluster["CostUsd"] == 1.754
+    assert {n["InstanceFleetId"] for n in cluster["Instances"]} == {"if-CORE"}
 
 
 def test_a_running_instance_is_billed_up_to_now_with_a_one_minute_minimum(market_store):

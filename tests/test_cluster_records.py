@@ -250,8 +250,9 @@ def _happy_calls(cluster_id: str, step_id: str) -> dict:
 
 
 # Operations whose answers are checked in test_emr_surface.py (and, for those that
-# need a running cluster, test_emr_surface_spark.py), or that answer only errors
-# until other work builds them (instance groups' resize, fleets, sessions).
+# need a running cluster, test_emr_surface_spark.py, test_elastic.py and
+# test_fleets_spot_spark.py), or that answer only errors until other work builds them
+# (sessions).
 COVERED_ELSEWHERE = {
     "CreateSecurityConfiguration", "DescribeSecurityConfiguration", "ListSecurityConfigurations",
     "DeleteSecurityConfiguration", "GetBlockPublicAccessConfiguration", "PutBlockPublicAccessConfiguration",

@@ -1,8 +1,9 @@
 """The EMR operations beyond the cluster lifecycle, over the wire with real boto3, on
 a server that can launch no node (its clusters fail at once, their rows stay):
 security configurations, block public access, studios and session mappings,
-notebook executions' and app UIs' checks, automatic scaling policies, and the
-operations that validate then say elmr does not run them yet. Quick."""
+notebook executions' and app UIs' checks, automatic scaling policies, instance
+fleets recorded and checked, and the operations that validate then say elmr does
+not run them yet. Quick."""
 
 import json
 
@@ -226,20 +227,59 @@ def test_automatic_scaling_policy_stored_and_listed(emr):
                                          AutoScalingPolicy=policy)["Message"]
 
 
-def test_fleets_and_sessions_validate_then_say_not_yet(emr, nodeless):
+FLEETS = [
+    {"Name": "Primary", "InstanceFleetType": "MASTER", "TargetOnDemandCapacity": 1,
+     "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge"}]},
+    {"Name": "Core", "InstanceFleetType": "CORE", "TargetOnDemandCapacity": 2, "TargetSpotCapacity": 4,
+     "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge", "WeightedCapacity": 1},
+                             {"InstanceType": "m5.2xlarge", "WeightedCapacity": 2, "BidPrice": "0.2"}],
+     "LaunchSpecifications": {"SpotSpecification": {"TimeoutDurationMinutes": 10,
+                                                    "TimeoutAction": "SWITCH_TO_ON_DEMAND",
+                                                    "AllocationStrategy": "lowest-price"}}},
+]
+
+
+def test_fleets_are_recorded_listed_and_checked_over_the_wire(emr, nodeless):
+    """RunJobFlow with InstanceFleets is accepted and its fleets listed as EMR lists
+    them (this server has no room, so the cluster fails at once; its rows stay)."""
+    cluster_id = emr.run_job_flow(Name="fleets", ReleaseLabel="emr-7.2.0", Instances={"InstanceFleets": FLEETS})["JobFlowId"]
+    assert emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["InstanceCollectionType"] == "INSTANCE_FLEET"
+    fleets = {f["InstanceFleetType"]: f for f in emr.list_instance_fleets(ClusterId=cluster_id)["InstanceFleets"]}
+    core = fleets["CORE"]
+    assert core["Id"].startswith("if-") and core["Name"] == "Core"
+    assert (core["TargetOnDemandCapacity"], core["TargetSpotCapacity"]) == (2, 4)
+    assert [(s["InstanceType"], s["WeightedCapacity"]) for s in core["InstanceTypeSpecifications"]] == [
+        ("m5.xlarge", 1), ("m5.2xlarge", 2)]
+    assert core["InstanceTypeSpecifications"][1]["BidPrice"] == "0.2"
+    assert core["LaunchSpecifications"]["SpotSpecification"]["TimeoutAction"] == "SWITCH_TO_ON_DEMAND"
+
+    def refused(**instances) -> str:
+        return error_of(emr.run_job_flow, Name="f", ReleaseLabel="emr-7.2.0", Instances=instances)["Message"]
+    assert "exactly one MASTER" in refused(InstanceFleets=FLEETS[1:])
+    assert "m5.enormous" in refused(InstanceFleets=[FLEETS[0], {**FLEETS[1], "InstanceTypeConfigs": [
+        {"InstanceType": "m5.enormous"}]}])
+    assert "TimeoutDurationMinutes" in refused(InstanceFleets=[FLEETS[0], {**FLEETS[1], "LaunchSpecifications": {
+        "SpotSpecification": {"TimeoutDurationMinutes": 2, "TimeoutAction": "TERMINATE_CLUSTER"}}}])
+    assert "BlockDurationMinutes" in refused(InstanceFleets=[FLEETS[0], {**FLEETS[1], "LaunchSpecifications": {
+        "SpotSpecification": {"TimeoutDurationMinutes": 5, "TimeoutAction": "TERMINATE_CLUSTER",
+                              "BlockDurationMinutes": 45}}}])
+    assert "not both" in refused(InstanceFleets=FLEETS, InstanceGroups=[
+        {"InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}])
+    task = {"InstanceFleetType": "TASK", "TargetSpotCapacity": 2, "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge"}]}
+    groups_cluster = emr.run_job_flow(**SMALL)["JobFlowId"]
+    assert error_of(emr.add_instance_fleet, ClusterId=cluster_id, InstanceFleet=task)["Code"] == "ValidationException"
+    assert error_of(emr.modify_instance_fleet, ClusterId=cluster_id, InstanceFleet={
+        "InstanceFleetId": core["Id"], "TargetOnDemandCapacity": 4})["Code"] == "ValidationException"
+    assert error_of(emr.modify_instance_fleet, ClusterId=cluster_id, InstanceFleet={
+        "InstanceFleetId": "if-NOSUCHFLEET1"})["Code"] == "InvalidRequestException"
+    assert emr.list_instance_fleets(ClusterId=groups_cluster)["InstanceFleets"] == []
+
+
+def test_sessions_validate_then_say_not_yet(emr, nodeless):
     cluster_id = emr.run_job_flow(**SMALL)["JobFlowId"]
-    fleet = {"InstanceFleetType": "TASK", "TargetOnDemandCapacity": 2,
-             "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge"}]}
-    assert "m5.enormous" in error_of(emr.add_instance_fleet, ClusterId=cluster_id, InstanceFleet={
-        **fleet, "InstanceTypeConfigs": [{"InstanceType": "m5.enormous"}]})["Message"]
-    for call, kwargs in [(emr.add_instance_fleet, {"ClusterId": cluster_id, "InstanceFleet": fleet}),
-                         (emr.list_instance_fleets, {"ClusterId": cluster_id}),
-                         (emr.list_sessions, {"ClusterId": cluster_id}),
+    for call, kwargs in [(emr.list_sessions, {"ClusterId": cluster_id}),
                          (emr.get_session, {"ClusterId": cluster_id, "SessionId": "s1"})]:
         assert "elmr does not run" in error_of(call, **kwargs)["Message"]
-    fleets = {"InstanceFleets": [{"InstanceFleetType": "MASTER", "TargetOnDemandCapacity": 1,
-                                  "InstanceTypeConfigs": [{"InstanceType": "m5.xlarge"}]}]}
-    assert "instance fleets" in error_of(emr.run_job_flow, Name="f", ReleaseLabel="emr-7.2.0", Instances=fleets)["Message"]
     unvalidated = nodeless.client(config=Config(parameter_validation=False, retries={"max_attempts": 1}))
     assert error_of(unvalidated.start_session, ClusterId=cluster_id, SessionIdleTimeoutInMinutes=0)["Code"] == \
         "InvalidRequestException"

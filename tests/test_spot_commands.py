@@ -140,10 +140,12 @@ FAST_WAITER = {"Delay": 1, "MaxAttempts": 180}
 
 @pytest.mark.slow
 def test_a_real_clusters_bill_matches_its_timeline(tmp_path):
-    """A master on demand and a spot task node interrupted by hand (a 2 s notice);
-    the bill is checked against ListInstances' own timeline: the master at
-    $0.192 + $0.048 an hour, the spot node EMR's $0.048 only, up to the end of its
-    notice (EC2 does not bill an instance it interrupts in its first hour)."""
+    """A master on demand and a spot task node interrupted by hand (a 2 s notice),
+    which its group replaces; the bill is checked against ListInstances' own
+    timeline: the master at $0.192 + $0.048 an hour, the interrupted node EMR's
+    $0.048 only, up to the end of its notice (EC2 does not bill an instance it
+    interrupts in its first hour), its replacement $0.07 (the spot price set by
+    hand) + $0.048."""
     server = ElmrServer(tmp_path / "data", free_port(), extra_args=("--spot-notice-seconds", "2"))
     server.start()
     try:
@@ -160,6 +162,7 @@ def test_a_real_clusters_bill_matches_its_timeline(tmp_path):
         emr.terminate_job_flows(JobFlowIds=[cluster_id])
         emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
         instances = {i["Id"]: i for i in emr.list_instances(ClusterId=cluster_id)["Instances"]}
+        [master] = emr.list_instances(ClusterId=cluster_id, InstanceGroupTypes=["MASTER"])["Instances"]
         described_hours = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["NormalizedInstanceHours"]
         bill = elmr_json(server, "cost", cluster_id)["Clusters"][0]
         table = elmr(server, "cost", cluster_id).stdout
@@ -169,18 +172,25 @@ def test_a_real_clusters_bill_matches_its_timeline(tmp_path):
     def seconds(start: datetime, end: datetime) -> int:
         return int(end.timestamp()) - int(start.timestamp())
 
-    master = next(i for i in instances.values() if i["Id"] != spot_node["Id"])
-    master_s = seconds(master["Status"]["Timeline"]["CreationDateTime"], master["Status"]["Timeline"]["EndDateTime"])
+    def lived_s(node: dict) -> int:
+        return seconds(node["Status"]["Timeline"]["CreationDateTime"], node["Status"]["Timeline"]["EndDateTime"])
+
+    master_s = lived_s(master)
     spot_s = seconds(instances[spot_node["Id"]]["Status"]["Timeline"]["CreationDateTime"], taken_at)
+    [replacement] = [i for i in instances.values() if i["Id"] not in (master["Id"], spot_node["Id"])]
+    assert replacement["Market"] == "SPOT"
+    assert "Server.SpotInstanceTermination" in instances[spot_node["Id"]]["Status"]["StateChangeReason"]["Message"]
     expected_master = Decimal("0.240") * max(master_s, 60) / 3600
     expected_spot = Decimal("0.048") * max(spot_s, 60) / 3600
+    expected_replacement = Decimal("0.118") * max(lived_s(replacement), 60) / 3600
     billed = {node["InstanceId"]: node for node in bill["Instances"]}
     assert billed[master["Id"]]["Seconds"] == master_s
     assert billed[master["Id"]]["CostUsd"] == float(round(expected_master, 6))
     assert billed[spot_node["Id"]]["InterruptedByEc2"] and billed[spot_node["Id"]]["Seconds"] == spot_s
     assert (billed[spot_node["Id"]]["Ec2CostUsd"], billed[spot_node["Id"]]["EmrCostUsd"]) == (
         0, float(round(expected_spot, 6)))
-    assert bill["CostUsd"] == float(round(expected_master + expected_spot, 6))
+    assert billed[replacement["Id"]]["CostUsd"] == float(round(expected_replacement, 6))
+    assert bill["CostUsd"] == float(round(expected_master + expected_spot + expected_replacement, 6))
     assert {m["Market"] for m in bill["Markets"]} == {"ON_DEMAND", "SPOT"}
-    assert bill["NormalizedInstanceHours"] == described_hours == 16  # 2 xlarge instances, 1 started hour
+    assert bill["NormalizedInstanceHours"] == described_hours == 24  # 3 xlarge instances, 1 started hour
     assert "interrupted by EC2" in table and cluster_id in table

@@ -191,12 +191,22 @@ class Actuator:
                                for action in cluster.bootstrap_actions],
             event_log_dir=str(node_dir / "spark-events"),
             object_store_dir=self.object_store_dir,
-            runs_tasks=node.role == "MASTER" and "spark_worker" in node.ports and not any(
-                group.requested_count for group in cluster.groups if group.role != "MASTER"),
+            runs_tasks=node.role == "MASTER" and "spark_worker" in node.ports and not _has_workers(cluster),
         )
 
 
+def _has_workers(cluster: Cluster) -> bool:
+    """The cluster asks for core or task capacity (a count, or a fleet's units)."""
+    return any(group.requested_count for group in cluster.groups if group.role != "MASTER") or any(
+        fleet.target_on_demand + fleet.target_spot for fleet in cluster.fleets if fleet.role != "MASTER")
+
+
 def _group_configurations(cluster: Cluster, node: Instance) -> list:
-    """An instance group's own Configurations apply to its nodes, over the cluster's."""
+    """An instance group's own Configurations apply to its nodes, over the cluster's;
+    in a fleet, its instance type's Configurations."""
+    if node.fleet_id is not None:
+        fleet = next(f for f in cluster.fleets if f.id == node.fleet_id)
+        return next((config.get("Configurations") or [] for config in fleet.instance_type_configs
+                     if config["InstanceType"] == node.instance_type), [])
     group = next(g for g in cluster.groups if g.id == node.group_id)
     return group.configurations

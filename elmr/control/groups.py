@@ -6,11 +6,10 @@ them leaving: the node rules decommission them gracefully, then stop them. A gro
 shows RESIZING until it has exactly its count, every node RUNNING and registered
 with the cluster's Spark master, and nothing leaving.
 
-This is the seam for instance fleets and a spot market: a fleet is one more kind of
-group whose count is a target capacity (weights per instance type) and whose
-launches choose a type and market; a spot interruption marks a node leaving with
-the two-minute notice as its decommission timeout. Both plug in here, over the same
-node rules.
+A spot group launches only as far as the market has capacity at its BidPrice and
+waits for the rest; a node under a spot interruption notice is leaving (spot.py),
+so its group launches its replacement at once. Instance fleets (fleets.py) keep
+their target capacities over the same node rules and the same helpers.
 """
 
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from elmr import ids
+from elmr.control import spot
 from elmr.control.nodes import Context, stopping
 from elmr.control.plan import Plan
 from elmr.store.models import Cluster, Instance, InstanceGroup
@@ -58,7 +58,7 @@ def keep_at_requested_counts(session: Session, cluster: Cluster, live_nodes: lis
             missing[group.id] = -excess
     changes.launched = _launch(session, cluster, groups, missing, plan, ctx, room)
     nodes = live_nodes + changes.launched
-    registered = _workers_registered(cluster, nodes)
+    registered = workers_registered(cluster, nodes)
     for group in groups:
         _advance_group(group, [n for n in nodes if n.group_id == group.id], registered, plan.now)
     return changes
@@ -66,27 +66,52 @@ def keep_at_requested_counts(session: Session, cluster: Cluster, live_nodes: lis
 
 def _launch(session: Session, cluster: Cluster, groups: list, missing: dict, plan: Plan,
             ctx: Context, room) -> list[Instance]:
-    wanted = sum(missing.values())
-    if wanted == 0:
-        return []
-    available = room(_live_node_count(session))
-    if available is not None and wanted > available:
-        if cluster.state in _STARTING_STATES:
-            transition(cluster, "TERMINATING", plan.now, "VALIDATION_ERROR",
-                       f"This host has room for {available} more node(s) but the cluster needs "
-                       f"{wanted}; terminate other clusters or ask for fewer nodes.")
-            return []
-        plan.recheck_in(ctx.settings.retry_max_s)  # room may free up
-    budget = wanted if available is None else min(wanted, available)
+    budget = launch_budget(session, cluster, sum(missing.values()), plan, ctx, room)
     launched = []
     for group in groups:
-        count = min(missing.get(group.id, 0), budget - len(launched))
-        if count < missing.get(group.id, 0):
-            group.state_reason_message = (f"Waiting for room on this host for "
-                                          f"{missing[group.id] - count} more node(s).")
-        launched += [_new_node(cluster, group, plan.now) for _ in range(count)]
+        wanted = missing.get(group.id, 0)
+        count = min(wanted, budget - len(launched))
+        if count < wanted:
+            group.state_reason_message = f"Waiting for room on this host for {wanted - count} more node(s)."
+        if count and group.market == "SPOT":
+            count = _spot_fits(session, cluster, group, count, plan, ctx)
+        launched += [new_node(cluster, group.role, group.instance_type, group.market, plan.now,
+                              group_id=group.id) for _ in range(count)]
     session.add_all(launched)
     return launched
+
+
+def launch_budget(session: Session, cluster: Cluster, wanted: int, plan: Plan, ctx: Context, room) -> int:
+    """How many of `wanted` new nodes the provider has room for. A cluster still
+    starting that cannot fit fails at once; a running one launches what fits and
+    waits for room."""
+    if wanted == 0:
+        return 0
+    available = room(_live_node_count(session))
+    if available is None or wanted <= available:
+        return wanted
+    if cluster.state in _STARTING_STATES:
+        transition(cluster, "TERMINATING", plan.now, "VALIDATION_ERROR",
+                   f"This host has room for {available} more node(s) but the cluster needs "
+                   f"{wanted}; terminate other clusters or ask for fewer nodes.")
+        return 0
+    plan.recheck_in(ctx.settings.retry_max_s)  # room may free up
+    return max(0, available)
+
+
+def _spot_fits(session: Session, cluster: Cluster, group: InstanceGroup, count: int, plan: Plan,
+               ctx: Context) -> int:
+    """Spot instances launch only as far as the market has capacity at the group's
+    BidPrice; an instance group waits for the rest (EMR's groups do not fall back
+    to on-demand; fleets can)."""
+    max_price = spot.max_price_of(group.bid_price, None, group.instance_type)
+    offer = spot.offer(session, ctx.market, cluster, group.instance_type, max_price, plan.now)
+    fits = min(count, offer.available)
+    if fits < count:
+        group.state_reason_message = (f"Waiting for Spot capacity for {count - fits} more instance(s): "
+                                      f"{offer.reason or 'the pool is full.'}")
+        plan.recheck_in(ctx.settings.watch_s)
+    return fits
 
 
 def _live_node_count(session: Session) -> int:
@@ -94,13 +119,14 @@ def _live_node_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Instance).where(Instance.state != "TERMINATED"))
 
 
-def _new_node(cluster: Cluster, group: InstanceGroup, now: datetime) -> Instance:
+def new_node(cluster: Cluster, role: str, instance_type: str, market: str, now: datetime, **holder) -> Instance:
+    """A node row to launch; `holder`: group_id, or fleet_id with the fleet's
+    weighted_capacity, spot_max_price and spot_block_ends_at."""
     return Instance(
         id=ids.instance_id(), ec2_instance_id=ids.ec2_instance_id(),
-        cluster_id=cluster.id, group_id=group.id, role=group.role,
-        instance_type=group.instance_type, market=group.market,
+        cluster_id=cluster.id, role=role, instance_type=instance_type, market=market,
         state="PROVISIONING", created_at=now, provider="", provider_state={},
-        ports={}, agent_token=ids.agent_token(), provider_attempts=0,
+        ports={}, agent_token=ids.agent_token(), provider_attempts=0, **holder,
     )
 
 
@@ -147,7 +173,7 @@ def _advance_group(group: InstanceGroup, members: list, registered: bool, now: d
         transition(group, "RESIZING", now, None, _resizing_message(group, live))
 
 
-def _workers_registered(cluster: Cluster, nodes: list) -> bool:
+def workers_registered(cluster: Cluster, nodes: list) -> bool:
     """While the cluster starts, its own start waits for this; after, a group that
     grew is RUNNING only once the Spark master counts as many ALIVE workers as the
     cluster has running core and task nodes that stay (a decommissioning worker is

@@ -37,9 +37,9 @@ def wind_down(session: Session, cluster: Cluster, nodes: list, statuses: dict,
 
 def _finish(session: Session, cluster: Cluster, now: datetime) -> None:
     step_rules.end_with_cluster(session, cluster, now)
-    for group in cluster.groups:
-        if group.state != "TERMINATED":
-            transition(group, "TERMINATED", now, "CLUSTER_TERMINATED", "Cluster was terminated.")
+    for holder in [*cluster.groups, *cluster.fleets]:
+        if holder.state != "TERMINATED":
+            transition(holder, "TERMINATED", now, "CLUSTER_TERMINATED", "Cluster was terminated.")
     clean = cluster.state_reason_code in _CLEAN_ENDINGS
     cluster.idle_since = None
     transition(cluster, "TERMINATED" if clean else "TERMINATED_WITH_ERRORS", now,
@@ -56,14 +56,16 @@ def advance(session: Session, cluster: Cluster, nodes: list, plan: Plan) -> None
 
 
 def _spark_is_up(cluster: Cluster, nodes: list) -> bool:
-    """Every requested node runs its daemons and the Spark master sees every worker."""
-    requested = sum(group.requested_count for group in cluster.groups)
-    running = [node for node in nodes if node.state == "RUNNING"]
-    if len(running) < requested:
+    """Every group has its count and every fleet its capacities, all their nodes
+    running their daemons (the groups' and fleets' own RUNNING, decided earlier in
+    the pass), and the Spark master sees every worker."""
+    if not all(holder.state == "RUNNING" for holder in [*cluster.groups, *cluster.fleets]):
         return False
+    running = [node for node in nodes if node.state == "RUNNING"]
     master = next((node for node in running if node.role == "MASTER"), None)
     alive_workers = (master.agent_report or {}).get("spark_alive_workers") if master else None
-    return alive_workers is not None and alive_workers >= requested - 1
+    workers = sum(1 for node in running if node.role != "MASTER")
+    return alive_workers is not None and alive_workers >= workers
 
 
 def _run_steps_or_wait(session: Session, cluster: Cluster, nodes: list, plan: Plan) -> None:

@@ -1,16 +1,18 @@
 """One node's next move, as rules over its row and what was observed of it: launch
 (or retry a failed launch after its backoff), notice a loss (its processes gone, its
 agent gone or silent, a failure it reported, a start that took too long), follow its
-agent's phases, decommission it when it leaves, and stop it (SIGTERM, then SIGKILL
-after the grace period). The rules write rows and add provider actions to the plan;
-the actuator performs them.
+agent's phases, decommission it when it leaves, take it at the end of a spot
+interruption notice, and stop it (SIGTERM, then SIGKILL after the grace period).
+The rules write rows and add provider actions to the plan; the actuator performs them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from elmr.control.plan import Plan, StartNode, StopNode
 from elmr.control.settings import ControlSettings
+from elmr.market.interruptions import Notice
+from elmr.market.settings import MarketSettings
 from elmr.node_protocol import (
     PHASE_BOOTSTRAPPING,
     PHASE_DECOMMISSIONED,
@@ -36,6 +38,9 @@ class Context:
     # Heartbeat ages count from no earlier than this (the loop's start), so a
     # restarted server does not take every node for lost.
     heartbeat_floor: datetime
+    market: MarketSettings = MarketSettings()
+    # The cluster's nodes under a spot interruption notice this pass (spot.observe).
+    notices: dict = field(default_factory=dict)
 
 
 def started_checkpoint(checkpoint: dict) -> bool:
@@ -56,10 +61,13 @@ def next_move(cluster: Cluster, node: Instance, master: Instance | None,
     """What happens to `node` in a cluster that is not terminating."""
     if node.state == "TERMINATED":
         return
-    if stopping(node):
+    notice = ctx.notices.get(node.id)
+    if notice is not None and not stopping(node):
+        _under_notice(cluster, node, notice, status, plan, ctx)
+    elif stopping(node):
         stop(node, status, plan, ctx)
     elif not started(node) and node.leaving_since is not None:
-        _stop_leaving(node, "Removed before it started, as its instance group was shrunk.", status, plan, ctx)
+        _stop_leaving(node, f"Removed before it started, as its {_holder(node)} was shrunk.", status, plan, ctx)
     elif not started(node):
         _launch(cluster, node, plan, ctx)
     elif status is None:
@@ -73,6 +81,29 @@ def next_move(cluster: Cluster, node: Instance, master: Instance | None,
         if node.leaving_since is not None:
             _decommission(node, master, status, plan, ctx)
         _watch(node, plan, ctx)
+
+
+def _under_notice(cluster: Cluster, node: Instance, notice: Notice, status: NodeStatus | None,
+                  plan: Plan, ctx: Context) -> None:
+    """A spot node under EC2's interruption notice: marked leaving (spot.observe), it
+    decommissions like any leaving node, but EC2 takes it only at the notice's end,
+    however early it is done: then it is stopped with the interruption's reason.
+    Losing the master this way ends the cluster."""
+    if plan.now < notice.takes_effect_at:
+        loss = _loss(node, status, plan.now, ctx) if started(node) and status is not None else None
+        if loss is not None:
+            fail(cluster, node, *loss, plan.now)
+            stop(node, status, plan, ctx)
+            return
+        if status is not None:
+            _follow_agent(node, plan.now)
+        plan.recheck(notice.takes_effect_at)
+        return
+    code, message = notice.state_change_reason
+    if node.role == "MASTER":
+        fail(cluster, node, code, message, plan.now)
+    node.state_reason_code, node.state_reason_message = code, message
+    stop(node, status, plan, ctx)
 
 
 def _launch(cluster: Cluster, node: Instance, plan: Plan, ctx: Context) -> None:
@@ -150,14 +181,18 @@ def _decommission(node: Instance, master: Instance | None, status: NodeStatus,
     got its daemons up has nothing to hand over and stops at once."""
     deadline = node.leaving_since + timedelta(seconds=node.decommission_timeout_s or 0)
     if node.state != "RUNNING":
-        _stop_leaving(node, "Removed while starting, as its instance group was shrunk.", status, plan, ctx)
+        _stop_leaving(node, f"Removed while starting, as its {_holder(node)} was shrunk.", status, plan, ctx)
     elif _decommissioned(node, master):
-        _stop_leaving(node, "Decommissioned gracefully, as its instance group was shrunk.", status, plan, ctx)
+        _stop_leaving(node, f"Decommissioned gracefully, as its {_holder(node)} was shrunk.", status, plan, ctx)
     elif plan.now >= deadline:
-        _stop_leaving(node, f"Its instance group was shrunk; it did not finish decommissioning "
+        _stop_leaving(node, f"Its {_holder(node)} was shrunk; it did not finish decommissioning "
                             f"within {node.decommission_timeout_s} s.", status, plan, ctx)
     else:
         plan.recheck(deadline)
+
+
+def _holder(node: Instance) -> str:
+    return "instance fleet" if node.fleet_id else "instance group"
 
 
 def _decommissioned(node: Instance, master: Instance | None) -> bool:

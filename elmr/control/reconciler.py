@@ -1,22 +1,24 @@
 """The reconciler: one level-triggered pass over one cluster. It observes (the
 actuator polls the cluster's started nodes), decides in one transaction what moves
-next (the rules in nodes, groups, lifecycle and idle write the rows and return
-provider actions), then hands the actions to the actuator. Running a pass twice
+next (the rules in spot, nodes, groups or fleets, lifecycle and idle write the rows
+and return provider actions), then hands the actions to the actuator. Running a pass twice
 changes nothing the second time, so a pass cut short by a crash is simply run again
 after a restart. A pass returns when it wants to run again (a retry, a grace period,
 a timeout falling due), which the loop turns into a delayed put on its queue.
 """
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from elmr.control import groups, lifecycle, nodes
+from elmr.control import fleets, groups, lifecycle, nodes, spot
 from elmr.control.actuator import Actuator
 from elmr.control.nodes import Context
 from elmr.control.plan import Plan
 from elmr.control.settings import ControlSettings
+from elmr.market.settings import MarketSettings
 from elmr.store.db import Store
 from elmr.store.models import Cluster, Instance
 from elmr.store.states import CLUSTER_TERMINAL
@@ -26,11 +28,12 @@ log = logging.getLogger("elmr.reconciler")
 
 class Reconciler:
     def __init__(self, store: Store, actuator: Actuator, clock,
-                 settings: ControlSettings = ControlSettings()):
+                 settings: ControlSettings = ControlSettings(), market: MarketSettings = MarketSettings()):
         self.store = store
         self.actuator = actuator
         self.clock = clock
         self.settings = settings
+        self.market = market
         self.started_at = clock()
 
     def live_cluster_ids(self) -> list[str]:
@@ -43,7 +46,7 @@ class Reconciler:
         (None: nothing to wait for, e.g. the cluster has ended)."""
         statuses = self.actuator.poll(self._checkpoints(cluster_id))
         plan = Plan(self.clock())
-        ctx = Context(self.settings, heartbeat_floor=self.started_at)
+        ctx = Context(self.settings, heartbeat_floor=self.started_at, market=self.market)
         with self.store.transaction() as session:
             cluster = session.get(Cluster, cluster_id)
             if cluster is None or cluster.state in CLUSTER_TERMINAL:
@@ -65,18 +68,20 @@ class Reconciler:
 
 def decide(session: Session, cluster: Cluster, statuses: dict, plan: Plan, ctx: Context, room) -> None:
     """Everything one pass decides for a live cluster, in order: the user's intent
-    applied, each node's next move, the groups kept at their counts, the cluster's
-    own state; and, once it is terminating (asked to, or for a reason found on the
-    way), its nodes stopped."""
+    applied, the spot market's notices, each node's next move, the groups or fleets
+    kept at their counts or capacities, the cluster's own state; and, once it is
+    terminating (asked to, or for a reason found on the way), its nodes stopped."""
     lifecycle.apply_termination_request(cluster, plan.now)
     live = _live_nodes(session, cluster.id)
+    ctx = replace(ctx, notices=spot.observe(session, cluster, live, plan, ctx.market))
     if cluster.state != "TERMINATING":
         master = next((n for n in live if n.role == "MASTER"), None)
         for node in live:
             nodes.next_move(cluster, node, master, statuses.get(node.id), plan, ctx)
     live = [node for node in live if node.state != "TERMINATED"]
     if cluster.state != "TERMINATING":
-        changes = groups.keep_at_requested_counts(session, cluster, live, plan, ctx, room)
+        keep = fleets.keep_at_target_capacities if cluster.fleets else groups.keep_at_requested_counts
+        changes = keep(session, cluster, live, plan, ctx, room)
         master = next((n for n in live if n.role == "MASTER"), None)
         for node in changes.leaving + changes.launched:  # their first move, in this pass
             nodes.next_move(cluster, node, master, statuses.get(node.id), plan, ctx)

@@ -19,7 +19,7 @@ from elmr.market.pools import MarketError, Pool, UnknownInstance, check_zone, cl
 from elmr.market.series import on_demand_price
 from elmr.market.settings import MarketSettings
 from elmr.store.market_models import SpotMarketEpoch, SpotOverride
-from elmr.store.models import Cluster, InstanceGroup
+from elmr.store.models import Cluster, InstanceFleet, InstanceGroup
 
 MAX_CAPACITY = 100_000
 
@@ -83,7 +83,8 @@ def interrupt_instance(session: Session, settings: MarketSettings, instance_id: 
 def market_view(session: Session, settings: MarketSettings, now: datetime,
                 instance_types: list[str] | None = None, zone_names: list[str] | None = None) -> dict:
     """The market now: its settings, the pools asked for (by default the pools in use,
-    set by hand, or wanted by a live cluster's spot group), and the notices pending."""
+    set by hand, or wanted by a live cluster's spot group or fleet), and the notices
+    pending."""
     for zone in zone_names or []:
         check_zone(zone, settings.region)
     if instance_types:
@@ -148,4 +149,11 @@ def _pools_of_interest(session: Session, settings: MarketSettings) -> list[Pool]
                Cluster.ended_at.is_(None))
     )
     pools |= {Pool(instance_type, cluster_zone(cluster, settings.region)) for instance_type, cluster in wanted}
+    fleets = session.execute(
+        select(InstanceFleet.instance_type_configs, Cluster)
+        .join(Cluster, InstanceFleet.cluster_id == Cluster.id)
+        .where(InstanceFleet.target_spot > 0, InstanceFleet.state != "TERMINATED", Cluster.ended_at.is_(None))
+    )
+    pools |= {Pool(config["InstanceType"], cluster_zone(cluster, settings.region))
+              for configs, cluster in fleets for config in configs}
     return sorted(pools)

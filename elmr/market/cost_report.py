@@ -1,7 +1,8 @@
 """What clusters cost, from the store's rows: every instance billed over its life
 (billing.py) at the catalog's prices (prices.py) and, for spot, at the market's
-price of each second (history.py); summed per cluster, per instance group, per
-market, and shared out to steps: each second of the cluster's cost goes to the steps
+price of each second (history.py); summed per cluster, per instance group or
+instance fleet (and a fleet's instance types and markets), per market, and shared
+out to steps: each second of the cluster's cost goes to the steps
 running in it, in equal parts. `elmr cost` prints this report; GET /elmr/v1/cost
 answers it as JSON for the console.
 
@@ -72,6 +73,8 @@ def cluster_cost(session: Session, cluster: Cluster, history: MarketHistory, reg
         "NormalizedInstanceHours": _normalized_hours(lives),
         "InstanceGroups": [_group(group, [b for b in bills if b.node.group_id == group.id])
                            for group in cluster.groups],
+        "InstanceFleets": [_fleet(fleet, [b for b in bills if b.node.fleet_id == fleet.id])
+                           for fleet in cluster.fleets],
         "Markets": [{"Market": market, **_split([b for b in bills if b.node.market == market])}
                     for market in sorted({bill.node.market for bill in bills})],
         "Steps": [_step(step, shares.get(step.id, Fraction(0)), now) for step in steps],
@@ -159,6 +162,19 @@ def _group(group, bills: list[InstanceBill]) -> dict:
             "InstanceType": group.instance_type, "Market": group.market, **_split(bills)}
 
 
+def _fleet(fleet, bills: list[InstanceBill]) -> dict:
+    """A fleet's cost, and its parts per instance type and market (what its
+    allocation strategies chose)."""
+    parts = sorted({(b.node.instance_type, b.node.market) for b in bills})
+    return {"InstanceFleetId": fleet.id, "Name": fleet.name, "InstanceFleetType": fleet.role,
+            "TargetOnDemandCapacity": fleet.target_on_demand, "TargetSpotCapacity": fleet.target_spot,
+            **_split(bills),
+            "InstanceTypes": [{"InstanceType": instance_type, "Market": market,
+                               **_split([b for b in bills if (b.node.instance_type, b.node.market)
+                                         == (instance_type, market)])}
+                              for instance_type, market in parts]}
+
+
 def _step(step: Step, share: Fraction, now: datetime) -> dict:
     seconds = 0
     if step.started_at is not None:
@@ -171,7 +187,7 @@ def _instance(bill: InstanceBill) -> dict:
     node = bill.node
     return {
         "InstanceId": node.id, "Ec2InstanceId": node.ec2_instance_id,
-        "InstanceGroupId": node.group_id, "InstanceType": node.instance_type,
+        "InstanceGroupId": node.group_id, "InstanceFleetId": node.fleet_id, "InstanceType": node.instance_type,
         "Market": node.market, "State": node.state, "Seconds": bill.charge.seconds,
         "BilledSeconds": bill.charge.billed_seconds, "InterruptedByEc2": bill.life.interrupted,
         "CostUsd": _usd(bill.charge.usd), "Ec2CostUsd": _usd(bill.charge.ec2_usd),

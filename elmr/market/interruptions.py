@@ -30,6 +30,7 @@ _WHY = {
     "capacity": "EC2 reclaimed the Spot capacity of {pool.instance_type} in {pool.zone}",
     "price": "the Spot price of {pool.instance_type} in {pool.zone} rose above the group's maximum price",
     "by-hand": "interrupted by hand (elmr spot interrupt)",
+    "block-ended": "its spot block (BlockDurationMinutes) ended",
 }
 
 
@@ -39,7 +40,7 @@ class Notice:
     ec2_instance_id: str
     cluster_id: str
     pool: Pool
-    reason: str  # "capacity" | "price" | "by-hand"
+    reason: str  # "capacity" | "price" | "by-hand" | "block-ended"
     announced_at: datetime
     takes_effect_at: datetime
 
@@ -66,7 +67,7 @@ def spot_pass(session: Session, settings: MarketSettings, now: datetime) -> Spot
         return SpotPass([], [], None)
     history = MarketHistory.load(session)
     noticed = set(notices_of(session, [spot.instance_id for spot in live]))
-    for spot, reason in decide_interruptions(history, live, noticed, second_of(now)):
+    for spot, reason in decide_interruptions(history, live, noticed, second_of(now), now):
         announce(session, spot, reason, now, settings.notice_s)
     session.flush()
     notices = current_notices(session, live)
@@ -79,19 +80,24 @@ def spot_pass(session: Session, settings: MarketSettings, now: datetime) -> Spot
 
 
 def decide_interruptions(history: MarketHistory, live: list[LiveSpot], noticed: set[str],
-                         second: int) -> list[tuple[LiveSpot, str]]:
-    """The instances the market interrupts at `second` that have no notice yet: those
-    whose maximum price is under the pool's price, then, where the pool's capacity is
-    below the instances left in it, the newest of them (EC2 does not say whom it
-    takes; newest-first keeps the longest-running work)."""
-    decided = []
+                         second: int, now: datetime | None = None) -> list[tuple[LiveSpot, str]]:
+    """The instances the market interrupts at `second` that have no notice yet: spot
+    blocks whose block has ended; those whose maximum price is under the pool's
+    price, then, where the pool's capacity is below the instances left in it, the
+    newest of them (EC2 does not say whom it takes; newest-first keeps the
+    longest-running work). A spot block is neither priced nor crowded out before
+    its end (it still holds its capacity)."""
+    now = now or datetime.fromtimestamp(second, timezone.utc)
+    unnoticed = [s for s in live if s.instance_id not in noticed]
+    decided = [(s, "block-ended") for s in unnoticed if s.block_ends_at is not None and s.block_ends_at <= now]
     for pool in sorted({spot.pool for spot in live}):
         price = history.price(pool, second).value
-        candidates = [s for s in live if s.pool == pool and s.instance_id not in noticed]
+        candidates = [s for s in unnoticed if s.pool == pool and s.block_ends_at is None]
+        blocks = sum(1 for s in unnoticed if s.pool == pool and s.block_ends_at is not None and s.block_ends_at > now)
         priced_out = [s for s in candidates if s.max_price is not None and s.max_price < price]
         decided += [(spot, "price") for spot in priced_out]
         staying = [s for s in candidates if s not in priced_out]
-        excess = len(staying) - history.capacity(pool, second).value
+        excess = len(staying) + blocks - history.capacity(pool, second).value
         if excess > 0:
             newest_first = sorted(staying, key=lambda s: (s.created_at, s.instance_id), reverse=True)
             decided += [(spot, "capacity") for spot in newest_first[:excess]]
@@ -136,4 +142,5 @@ def _wake_at(history: MarketHistory, live: list[LiveSpot], warn: list[Notice],
     second = second_of(now)
     changes = [datetime.fromtimestamp(history.next_change(pool, second), timezone.utc)
                for pool in {spot.pool for spot in live}]
-    return min(changes + [notice.takes_effect_at for notice in warn])
+    block_ends = [spot.block_ends_at for spot in live if spot.block_ends_at is not None and spot.block_ends_at > now]
+    return min(changes + block_ends + [notice.takes_effect_at for notice in warn])

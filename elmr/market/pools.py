@@ -34,10 +34,11 @@ class LiveSpot:
     instance_id: str
     ec2_instance_id: str
     cluster_id: str
-    group_id: str
+    group_id: str | None  # its instance group, or None for a fleet's node
     pool: Pool
     created_at: datetime
-    max_price: Decimal | None  # the group's BidPrice; None: up to the on-demand price
+    max_price: Decimal | None  # the group's BidPrice or the fleet's; None: up to the on-demand price
+    block_ends_at: datetime | None = None  # a spot block's end: not interrupted before it
 
 
 def zones(region: str) -> list[str]:
@@ -60,7 +61,7 @@ def cluster_zone(cluster: Cluster, region: str) -> str:
 def live_spot_instances(session: Session, region: str) -> list[LiveSpot]:
     rows = session.execute(
         select(Instance, InstanceGroup.bid_price, Cluster)
-        .join(InstanceGroup, Instance.group_id == InstanceGroup.id)
+        .outerjoin(InstanceGroup, Instance.group_id == InstanceGroup.id)
         .join(Cluster, Instance.cluster_id == Cluster.id)
         .where(Instance.market == "SPOT", Instance.state != "TERMINATED")
         .order_by(Instance.created_at, Instance.id)
@@ -69,7 +70,8 @@ def live_spot_instances(session: Session, region: str) -> list[LiveSpot]:
         LiveSpot(
             instance_id=node.id, ec2_instance_id=node.ec2_instance_id, cluster_id=node.cluster_id,
             group_id=node.group_id, pool=Pool(node.instance_type, cluster_zone(cluster, region)),
-            created_at=node.created_at, max_price=_max_price(bid_price),
+            created_at=node.created_at, max_price=_max_price(node.spot_max_price or bid_price),
+            block_ends_at=node.spot_block_ends_at,
         )
         for node, bid_price, cluster in rows
     ]

@@ -31,7 +31,9 @@ def describe_cluster(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         hours = normalized_instance_hours(session, cluster.id, ctx.clock())
-    return {"Cluster": views.cluster(cluster, ctx.cluster_arn(cluster.id), hours, _persistent_history(ctx, cluster))}
+        uses_fleets = bool(cluster.fleets)
+    return {"Cluster": views.cluster(cluster, ctx.cluster_arn(cluster.id), hours, _persistent_history(ctx, cluster),
+                                     uses_fleets)}
 
 
 def _persistent_history(ctx: ServiceContext, cluster: Cluster) -> str | None:

@@ -1,5 +1,5 @@
 """ListInstanceGroups, ListInstances and ListBootstrapActions: what a cluster is made
-of, as EMR describes it."""
+of, as EMR describes it (ListInstanceFleets is with the fleets, instance_fleets.py)."""
 
 from sqlalchemy import func, select
 
@@ -37,16 +37,15 @@ def list_instance_groups(ctx: ServiceContext, params: dict) -> dict:
 def list_instances(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.read() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
-        query = (
-            select(Instance)
-            .join(InstanceGroup, Instance.group_id == InstanceGroup.id)
-            .where(Instance.cluster_id == cluster.id)
-            .order_by(Instance.created_at, Instance.id)
-        )
+        query = select(Instance).where(Instance.cluster_id == cluster.id).order_by(Instance.created_at, Instance.id)
         if params.get("InstanceGroupId"):
             query = query.where(Instance.group_id == params["InstanceGroupId"])
         if params.get("InstanceGroupTypes"):
-            query = query.where(InstanceGroup.role.in_(params["InstanceGroupTypes"]))
+            query = query.where(Instance.role.in_(params["InstanceGroupTypes"]))
+        if params.get("InstanceFleetId"):
+            query = query.where(Instance.fleet_id == params["InstanceFleetId"])
+        if params.get("InstanceFleetType"):
+            query = query.where(Instance.role == params["InstanceFleetType"], Instance.fleet_id.is_not(None))
         if params.get("InstanceStates"):
             query = query.where(Instance.state.in_(params["InstanceStates"]))
         described = [views.instance(node) for node in session.scalars(query)]

@@ -12,16 +12,10 @@ from sqlalchemy.orm import Session
 
 from elmr.service import lookups
 from elmr.service.context import ServiceContext
+from elmr.service.capacity_rules import check_cluster_can_resize, check_core_count
 from elmr.service.errors import InvalidRequestException, ValidationException
 from elmr.service.run_job_flow import MAX_TASK_GROUPS, new_instance_group
-from elmr.store.models import Cluster, Instance, InstanceGroup
-from elmr.store.states import CLUSTER_TERMINAL, termination_pending
-
-# A core group never shrinks below its HDFS's replication factor (hdfs-site's
-# dfs.replication; 1 when the cluster does not set it).
-_HDFS_SITE = "hdfs-site"
-_REPLICATION = "dfs.replication"
-
+from elmr.store.models import Instance, InstanceGroup
 
 def modify_instance_groups(ctx: ServiceContext, params: dict) -> dict:
     changes = params.get("InstanceGroups") or []
@@ -42,20 +36,11 @@ def _group_to_modify(session: Session, cluster_id: str | None, group_id: str) ->
     group = session.get(InstanceGroup, group_id)
     if group is None or (cluster_id is not None and group.cluster_id != cluster_id):
         raise InvalidRequestException(f"Instance group id '{group_id}' is not valid.")
-    _check_cluster_can_resize(group.cluster)
+    check_cluster_can_resize(group.cluster)
     if group.state not in ("RUNNING", "RESIZING"):
         raise ValidationException(
             f"Instance group {group.id} is {group.state}; it can be resized once it is RUNNING.")
     return group
-
-
-def _check_cluster_can_resize(cluster: Cluster) -> None:
-    if cluster.state in CLUSTER_TERMINAL or cluster.state == "TERMINATING" or termination_pending(cluster):
-        raise ValidationException(
-            "A job flow that is shutting down, terminated, or finished may not be modified.")
-    if cluster.state not in ("RUNNING", "WAITING"):
-        raise ValidationException(
-            "An instance group may only be modified when the cluster is running or waiting.")
 
 
 def _apply(session: Session, group: InstanceGroup, change: dict) -> None:
@@ -71,7 +56,10 @@ def _apply(session: Session, group: InstanceGroup, change: dict) -> None:
         count = group.requested_count - len(to_terminate)
     if count != group.requested_count and group.role == "MASTER":
         raise ValidationException("The master instance group cannot be resized.")
-    _check_count(group, count)
+    if count < 0:
+        raise ValidationException("InstanceCount must not be negative.")
+    if group.role == "CORE":
+        check_core_count(group.cluster, count, "core instance group", "instance(s)")
     policy = _shrink_policy(group, members, change.get("ShrinkPolicy") or {}, to_terminate)
     protected = [n for n in members if n.ec2_instance_id in policy.get("InstancesToProtect", [])]
     if count < len(protected):
@@ -93,28 +81,6 @@ def _check_members(group: InstanceGroup, members: list, ec2_ids: list, field: st
     if unknown:
         raise ValidationException(
             f"{field}: {', '.join(unknown)} not a running instance of instance group {group.id}.")
-
-
-def _check_count(group: InstanceGroup, count: int) -> None:
-    if count < 0:
-        raise ValidationException("InstanceCount must not be negative.")
-    if group.role == "CORE":
-        minimum = max(1, _hdfs_replication(group.cluster))
-        if count < minimum:
-            raise ValidationException(
-                f"The core instance group cannot shrink below {minimum} instance(s): the "
-                f"cluster's HDFS keeps {minimum} replica(s) of every block (dfs.replication).")
-
-
-def _hdfs_replication(cluster: Cluster) -> int:
-    """The replication factor set by the hdfs-site classification, else 1 (the
-    smallest EMR default)."""
-    for configuration in cluster.configurations:
-        if configuration.get("Classification") == _HDFS_SITE:
-            value = (configuration.get("Properties") or {}).get(_REPLICATION)
-            if value is not None and str(value).isdigit():
-                return int(value)
-    return 1
 
 
 def _shrink_policy(group: InstanceGroup, members: list, shrink: dict, to_terminate: list) -> dict:
@@ -144,7 +110,7 @@ def _shrink_policy(group: InstanceGroup, members: list, shrink: dict, to_termina
 def add_instance_groups(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
         cluster = lookups.job_flow(session, params["JobFlowId"])
-        _check_cluster_can_resize(cluster)
+        check_cluster_can_resize(cluster)
         configs = params["InstanceGroups"]
         if any(config["InstanceRole"] != "TASK" for config in configs):
             raise ValidationException("Only TASK instance groups can be added to a running cluster.")

@@ -1,7 +1,8 @@
-"""RunJobFlow's rules: which instance layouts are valid, what the shorthand
-(MasterInstanceType / SlaveInstanceType / InstanceCount) expands to, which release
-and applications elmr runs, and the rows a new cluster starts with (STARTING, groups
-PROVISIONING, no nodes yet: the reconciler launches them)."""
+"""RunJobFlow's rules: which instance layouts are valid (instance groups, the
+shorthand MasterInstanceType / SlaveInstanceType / InstanceCount expands to, or
+instance fleets), which release and applications elmr runs, and the rows a new
+cluster starts with (STARTING, groups or fleets PROVISIONING, no nodes yet: the
+reconciler launches them)."""
 
 from datetime import datetime
 
@@ -40,7 +41,8 @@ _EC2_FIELDS = {
 def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
     instances = params["Instances"]
     release = _release(params)
-    group_configs = _instance_group_configs(instances)
+    fleet_configs = _instance_fleet_configs(instances)
+    group_configs = [] if fleet_configs else _instance_group_configs(instances)
     for config in group_configs:
         _check_instance_type(config["InstanceType"])
         _check_ebs(config.get("EbsConfiguration"))
@@ -78,6 +80,8 @@ def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
     session.flush()  # the groups, actions and steps refer to the cluster's row
     for config in group_configs:
         session.add(_instance_group(cluster.id, config, now))
+    for config in fleet_configs:
+        session.add(instance_fleets.new_instance_fleet(cluster.id, config, now))
     for position, action in enumerate(params.get("BootstrapActions", [])):
         script = action["ScriptBootstrapAction"]
         session.add(BootstrapAction(
@@ -127,11 +131,16 @@ def _not_run(name: str, release: catalog.Release, published: bool) -> str:
     return f"Cannot find application {name} in release {release.label}; elmr runs {runs}."
 
 
-def _instance_group_configs(instances: dict) -> list[dict]:
-    if instances.get("InstanceFleets"):
+def _instance_fleet_configs(instances: dict) -> list[dict]:
+    fleets = instances.get("InstanceFleets") or []
+    if fleets:
         if instances.get("InstanceGroups") or instances.get("MasterInstanceType"):
             raise ValidationException("Please specify either InstanceFleets or InstanceGroups, not both.")
-        instance_fleets.check_run_job_flow_fleets(instances["InstanceFleets"])
+        instance_fleets.check_run_job_flow_fleets(fleets)
+    return fleets
+
+
+def _instance_group_configs(instances: dict) -> list[dict]:
     groups = instances.get("InstanceGroups")
     shorthand = instances.get("MasterInstanceType") or instances.get("InstanceCount")
     if groups and shorthand:

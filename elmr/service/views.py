@@ -1,10 +1,10 @@
-"""Rows as EMR's output shapes (Cluster, ClusterSummary, InstanceGroup, Instance,
+"""Rows as EMR's output shapes (Cluster, ClusterSummary, InstanceGroup, InstanceFleet, Instance,
 Command, JobFlowDetail). Plain dicts with datetimes; the api layer turns them into
 JSON through botocore's model, which also drops what the model does not know."""
 
 from elmr.service import auto_scaling
-from elmr.store.models import BootstrapAction, Cluster, Instance, InstanceGroup, Step
-from elmr.store.states import CLUSTER_TERMINAL, public_cluster_state, public_group_state
+from elmr.store.models import BootstrapAction, Cluster, Instance, InstanceFleet, InstanceGroup, Step
+from elmr.store.states import CLUSTER_TERMINAL, public_cluster_state, public_fleet_state, public_group_state
 
 NODE_STATES_OWNED = {"AWAITING_FULFILLMENT", "PROVISIONING", "BOOTSTRAPPING", "RUNNING"}
 
@@ -43,14 +43,15 @@ def cluster_summary(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
     }
 
 
-def cluster(cluster: Cluster, arn: str, normalized_hours: int, persistent_history_url: str | None = None) -> dict:
+def cluster(cluster: Cluster, arn: str, normalized_hours: int, persistent_history_url: str | None = None,
+            uses_fleets: bool = False) -> dict:
     """`persistent_history_url`: the server's own history server, for a cluster that
-    has ended (its own UIs are gone with it)."""
+    has ended (its own UIs are gone with it); `uses_fleets`: made of instance fleets."""
     extras = cluster.request_extras
     described = {
         **cluster_summary(cluster, arn, normalized_hours),
         "Ec2InstanceAttributes": extras.get("Ec2InstanceAttributes", {}),
-        "InstanceCollectionType": "INSTANCE_GROUP",
+        "InstanceCollectionType": "INSTANCE_FLEET" if uses_fleets else "INSTANCE_GROUP",
         "ReleaseLabel": cluster.release_label,
         "AutoTerminate": not cluster.keep_alive_when_no_steps,
         "TerminationProtected": cluster.termination_protected,
@@ -130,6 +131,46 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
     return described
 
 
+def instance_fleet(fleet: InstanceFleet, running: list[Instance]) -> dict:
+    """`running`: the fleet's RUNNING nodes; what they weigh is its provisioned capacity."""
+    provisioned = {market: sum(n.weighted_capacity or 1 for n in running
+                               if n.market == market and n.leaving_since is None)
+                   for market in ("ON_DEMAND", "SPOT")}
+    described = {
+        "Id": fleet.id,
+        "Name": fleet.name,
+        "Status": {
+            "State": public_fleet_state(fleet, provisioned["ON_DEMAND"], provisioned["SPOT"]),
+            "StateChangeReason": _reason(fleet),
+            "Timeline": _timeline(fleet),
+        },
+        "InstanceFleetType": fleet.role,
+        "TargetOnDemandCapacity": fleet.target_on_demand,
+        "TargetSpotCapacity": fleet.target_spot,
+        "ProvisionedOnDemandCapacity": provisioned["ON_DEMAND"],
+        "ProvisionedSpotCapacity": provisioned["SPOT"],
+        "InstanceTypeSpecifications": [_instance_type_specification(c) for c in fleet.instance_type_configs],
+    }
+    for key, value in (("LaunchSpecifications", fleet.launch_specifications),
+                       ("ResizeSpecifications", fleet.resize_specifications), ("Context", fleet.context)):
+        if value:
+            described[key] = value
+    return described
+
+
+def _instance_type_specification(config: dict) -> dict:
+    specification = {"InstanceType": config["InstanceType"], "WeightedCapacity": config.get("WeightedCapacity", 1),
+                     "Configurations": config.get("Configurations") or [],
+                     "EbsBlockDevices": ebs_block_devices(config.get("EbsConfiguration")),
+                     "EbsOptimized": bool((config.get("EbsConfiguration") or {}).get("EbsOptimized", False))}
+    for key in ("BidPrice", "BidPriceAsPercentageOfOnDemandPrice", "CustomAmiId", "Priority"):
+        if key in config:
+            specification[key] = config[key]
+    if "BidPrice" not in config and "BidPriceAsPercentageOfOnDemandPrice" not in config:
+        specification["BidPriceAsPercentageOfOnDemandPrice"] = 100.0  # EMR's default
+    return specification
+
+
 def ebs_block_devices(ebs_configuration: dict | None) -> list:
     """The volumes an EbsConfiguration asks for, one entry per volume, named as EC2
     names attached devices (/dev/sdb, /dev/sdc…). elmr's nodes keep their data under
@@ -163,11 +204,14 @@ def instance(node: Instance) -> dict:
             "StateChangeReason": _reason(node),
             "Timeline": _timeline(node),
         },
-        "InstanceGroupId": node.group_id,
         "Market": node.market,
         "InstanceType": node.instance_type,
         "EbsVolumes": [],
     }
+    if node.fleet_id:
+        described["InstanceFleetId"] = node.fleet_id
+    else:
+        described["InstanceGroupId"] = node.group_id
     if node.address:
         described.update(
             PublicDnsName=node.address,

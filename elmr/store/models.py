@@ -72,15 +72,34 @@ class Cluster(Base):
     # step, no Spark application); the auto-termination policy counts from it.
     idle_since: Mapped[datetime | None]
 
+    # Managed scaling's own record (only the control loop writes it): when it last
+    # scaled out and in, since when the cluster has had more than its load needs.
+    scaling_state: Mapped[dict | None]
+
     groups: Mapped[list["InstanceGroup"]] = relationship(
         back_populates="cluster", order_by="InstanceGroup.created_at"
+    )
+    fleets: Mapped[list["InstanceFleet"]] = relationship(
+        back_populates="cluster", order_by="InstanceFleet.created_at"
     )
     bootstrap_actions: Mapped[list["BootstrapAction"]] = relationship(
         order_by="BootstrapAction.position"
     )
 
 
-class InstanceGroup(Base):
+class CapacityStatus:
+    """EMR's Status of an instance group or fleet: its state (moved by the control
+    loop), the reason for it, its timeline."""
+
+    state: Mapped[str] = mapped_column(String(32))
+    state_reason_code: Mapped[str | None] = mapped_column(String(64))
+    state_reason_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    ready_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class InstanceGroup(CapacityStatus, Base):
     __tablename__ = "instance_groups"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # ig-…
@@ -91,12 +110,6 @@ class InstanceGroup(Base):
     bid_price: Mapped[str | None] = mapped_column(String(32))
     instance_type: Mapped[str] = mapped_column(String(64))
     requested_count: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(32))
-    state_reason_code: Mapped[str | None] = mapped_column(String(64))
-    state_reason_message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    ready_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]
     configurations: Mapped[list]
     ebs_configuration: Mapped[dict | None]
     # PutAutoScalingPolicy's policy (Constraints, Rules), verbatim; the control loop
@@ -106,8 +119,40 @@ class InstanceGroup(Base):
     # InstancesToTerminate, InstancesToProtect, InstanceTerminationTimeout} (EC2 ids;
     # EC2InstanceIdsToTerminate is merged into InstancesToTerminate).
     shrink_policy: Mapped[dict | None]
+    # The automatic scaling policy's own record (only the control loop writes it):
+    # its last activity, which rule fired and the cooldown that follows.
+    auto_scaling_state: Mapped[dict | None]
 
     cluster: Mapped[Cluster] = relationship(back_populates="groups")
+
+
+class InstanceFleet(CapacityStatus, Base):
+    """An instance fleet: capacity in units (each instance type weighs its
+    WeightedCapacity), on-demand and spot, launched from a list of instance types by
+    allocation strategy. The targets are intent; the control loop keeps them."""
+
+    __tablename__ = "instance_fleets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # if-…
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # MASTER | CORE | TASK
+    target_on_demand: Mapped[int] = mapped_column(Integer)
+    target_spot: Mapped[int] = mapped_column(Integer)
+    # InstanceTypeConfigs (InstanceType, WeightedCapacity, BidPrice…), verbatim.
+    instance_type_configs: Mapped[list]
+    launch_specifications: Mapped[dict | None]
+    resize_specifications: Mapped[dict | None]
+    context: Mapped[str | None] = mapped_column(String(256))
+    # Observed by the control loop: since when the market has not had the spot
+    # capacity the fleet lacks (its provisioning or resize timeout counts from it),
+    # and whether it gave up waiting (a resize timeout) with how much spot capacity
+    # it had then: losing more starts a new resize.
+    spot_short_since: Mapped[datetime | None]
+    spot_gave_up_at: Mapped[datetime | None]
+    spot_units_at_give_up: Mapped[int | None] = mapped_column(Integer)
+
+    cluster: Mapped[Cluster] = relationship(back_populates="fleets")
 
 
 class Instance(Base):
@@ -118,10 +163,18 @@ class Instance(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # ci-…
     ec2_instance_id: Mapped[str] = mapped_column(String(32), unique=True)  # i-…
     cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), index=True)
-    group_id: Mapped[str] = mapped_column(ForeignKey("instance_groups.id"), index=True)
+    # A node belongs to an instance group or to an instance fleet.
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("instance_groups.id"), index=True)
+    fleet_id: Mapped[str | None] = mapped_column(ForeignKey("instance_fleets.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     instance_type: Mapped[str] = mapped_column(String(64))
     market: Mapped[str] = mapped_column(String(16))
+    # A fleet's node: the units of capacity it counts for (its type's WeightedCapacity),
+    # the most it may cost on the spot market (its BidPrice, or a percentage of the
+    # on-demand price), and when its spot block (BlockDurationMinutes) ends.
+    weighted_capacity: Mapped[int | None] = mapped_column(Integer)
+    spot_max_price: Mapped[str | None] = mapped_column(String(32))
+    spot_block_ends_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(32), index=True)
     state_reason_code: Mapped[str | None] = mapped_column(String(64))
     state_reason_message: Mapped[str | None] = mapped_column(Text)

@@ -69,6 +69,9 @@ STEP_EDGES = {
 _EDGES_BY_KIND = {
     "Cluster": CLUSTER_EDGES,
     "InstanceGroup": GROUP_EDGES,
+    # An instance fleet moves as a group does; RESIZING while its provisioned
+    # capacity differs from its targets.
+    "InstanceFleet": GROUP_EDGES,
     "Instance": INSTANCE_EDGES,
     "Step": STEP_EDGES,
 }
@@ -83,7 +86,7 @@ class IllegalTransition(RuntimeError):
 def transition(
     row, new_state: str, now: datetime, code: str | None = None, message: str | None = None
 ) -> bool:
-    """Move `row` (a Cluster, InstanceGroup, Instance or Step) to `new_state`.
+    """Move `row` (a Cluster, InstanceGroup, InstanceFleet, Instance or Step) to `new_state`.
 
     Returns False (and changes nothing) when the row is already there, so callers
     stay idempotent; raises IllegalTransition for a move the table does not list.
@@ -142,3 +145,13 @@ def public_group_state(group, running_count: int) -> str:
     if group.state == "RUNNING" and group.requested_count != running_count:
         return "RESIZING"
     return group.state
+
+
+def public_fleet_state(fleet, provisioned_on_demand: int, provisioned_spot: int) -> str:
+    """A RUNNING fleet short of a target reads RESIZING at once after
+    ModifyInstanceFleet (a fleet that gave up waiting for spot capacity excepted)."""
+    short = (provisioned_on_demand < fleet.target_on_demand
+             or provisioned_spot < fleet.target_spot and fleet.spot_gave_up_at is None)
+    if fleet.state == "RUNNING" and short:
+        return "RESIZING"
+    return fleet.state

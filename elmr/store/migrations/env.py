@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 from elmr.store.models import Base
 import elmr.store.object_models  # noqa: F401  (its tables join Base.metadata)
 import elmr.store.market_models  # noqa: F401  (likewise)
+import elmr.store.metric_models  # noqa: F401  (likewise)
 
 config = context.config
 connection = config.attributes.get("connection")

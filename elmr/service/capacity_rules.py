@@ -1,0 +1,41 @@
+"""EMR's rules for changing a running cluster's capacity, shared by the instance
+group operations (resize.py), the instance fleet ones (instance_fleets.py) and
+their checks: when a cluster may be resized at all, and how small its core
+capacity may get."""
+
+from elmr.service.errors import ValidationException
+from elmr.store.models import Cluster
+from elmr.store.states import CLUSTER_TERMINAL, termination_pending
+
+# Core capacity never shrinks below its HDFS's replication factor (hdfs-site's
+# dfs.replication; 1 when the cluster does not set it).
+_HDFS_SITE = "hdfs-site"
+_REPLICATION = "dfs.replication"
+
+
+def check_cluster_can_resize(cluster: Cluster) -> None:
+    if cluster.state in CLUSTER_TERMINAL or cluster.state == "TERMINATING" or termination_pending(cluster):
+        raise ValidationException(
+            "A job flow that is shutting down, terminated, or finished may not be modified.")
+    if cluster.state not in ("RUNNING", "WAITING"):
+        raise ValidationException(
+            "An instance group may only be modified when the cluster is running or waiting.")
+
+
+def check_core_count(cluster: Cluster, count: int, what: str, unit: str) -> None:
+    minimum = max(1, hdfs_replication(cluster))
+    if count < minimum:
+        raise ValidationException(
+            f"The {what} cannot shrink below {minimum} {unit}: the cluster's HDFS keeps "
+            f"{minimum} replica(s) of every block (dfs.replication).")
+
+
+def hdfs_replication(cluster: Cluster) -> int:
+    """The replication factor set by the hdfs-site classification, else 1 (the
+    smallest EMR default)."""
+    for configuration in cluster.configurations:
+        if configuration.get("Classification") == _HDFS_SITE:
+            value = (configuration.get("Properties") or {}).get(_REPLICATION)
+            if value is not None and str(value).isdigit():
+                return int(value)
+    return 1
