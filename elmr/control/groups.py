@@ -60,7 +60,7 @@ def keep_at_requested_counts(session: Session, cluster: Cluster, live_nodes: lis
     nodes = live_nodes + changes.launched
     registered = workers_registered(cluster, nodes)
     for group in groups:
-        _advance_group(group, [n for n in nodes if n.group_id == group.id], registered, plan.now)
+        _advance_group(group, [n for n in nodes if n.group_id == group.id], registered, plan.now, ctx.notices)
     return changes
 
 
@@ -162,7 +162,7 @@ def _decommission_timeout(node: Instance, policy: dict, asked_for: list, ctx: Co
     return ctx.settings.decommission_timeout_s if decommission is None else decommission
 
 
-def _advance_group(group: InstanceGroup, members: list, registered: bool, now: datetime) -> None:
+def _advance_group(group: InstanceGroup, members: list, registered: bool, now: datetime, noticed: dict) -> None:
     live = [n for n in members if n.state != "TERMINATED"]
     complete = len(live) == group.requested_count and all(n.state == "RUNNING" and staying(n) for n in live)
     if group.state == "PROVISIONING" and any(n.state != "PROVISIONING" for n in live):
@@ -170,7 +170,7 @@ def _advance_group(group: InstanceGroup, members: list, registered: bool, now: d
     if group.state in ("PROVISIONING", "BOOTSTRAPPING", "RESIZING") and complete and registered:
         transition(group, "RUNNING", now, None, "")
     elif group.state == "RUNNING" and not complete:
-        transition(group, "RESIZING", now, None, _resizing_message(group, live))
+        transition(group, "RESIZING", now, None, _resizing_message(group, live, noticed))
 
 
 def workers_registered(cluster: Cluster, nodes: list) -> bool:
@@ -187,7 +187,14 @@ def workers_registered(cluster: Cluster, nodes: list) -> bool:
     return alive is not None and alive >= workers
 
 
-def _resizing_message(group: InstanceGroup, live: list) -> str:
+def _resizing_message(group: InstanceGroup, live: list, noticed: dict) -> str:
+    """Why a group is RESIZING: what this pass found it waiting for (room, spot
+    capacity), else whether it replaces interrupted spot nodes, shrinks or grows."""
+    if (group.state_reason_message or "").startswith("Waiting for"):
+        return group.state_reason_message
+    interrupted = sum(1 for n in live if n.id in noticed)
+    if interrupted:
+        return f"Replacing {interrupted} interrupted Spot instance(s)"
     have = sum(1 for n in live if staying(n))
     if have > group.requested_count or any(not staying(n) for n in live):
         return f"Shrinking to {group.requested_count} instance(s)"
