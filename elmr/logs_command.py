@@ -9,12 +9,21 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from elmr.service.cluster_logs import cluster_log_dir
+from elmr.objectstore.objects import buckets_root
+from elmr.service.cluster_logs import LogLocation, cluster_log_location
 from elmr.store.db import Store, sqlite_url
 from elmr.store.models import Cluster, Instance, Step
 from elmr.store.states import STEP_TERMINAL
 
 FOLLOW_POLL_S = 0.5
+
+
+def _on_disk(data_dir: Path, location: LogLocation) -> Path:
+    """Where the logs are read from: their dir, or, under an s3:// LogUri, the files
+    of their objects (a log's key is a plain path in its bucket's directory)."""
+    if location.bucket is None:
+        return location.directory
+    return buckets_root(data_dir) / location.bucket / location.key
 
 
 def _live_step_file(data_dir: Path, master: Instance | None, step_id: str, name: str) -> Path | None:
@@ -53,7 +62,7 @@ def show_logs(data_dir: Path, database_url: str | None, cluster_id: str, step_id
         if cluster is None:
             print(f"elmr logs: no cluster {cluster_id}", file=sys.stderr)
             return 2
-        log_dir = cluster_log_dir(data_dir, cluster)
+        log_dir = _on_disk(data_dir, cluster_log_location(data_dir, cluster))
         master = session.scalars(select(Instance).where(
             Instance.cluster_id == cluster_id, Instance.role == "MASTER")
             .order_by(Instance.created_at.desc())).first()

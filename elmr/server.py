@@ -15,8 +15,7 @@ from pathlib import Path
 from cheroot.wsgi import Server as WSGIServer
 
 from elmr import credentials
-from elmr.api.app import ElmrApp, raw_path
-from elmr.api.s3 import S3Api
+from elmr.api.app import ElmrApp
 from elmr.api.sendfile import SendfileGateway
 from elmr.api.socket_reader import Connection
 from elmr.control.actuator import Actuator
@@ -72,7 +71,6 @@ def serve(options: ServerOptions) -> None:
     store = Store.open(options.database_url or sqlite_url(data_dir))
     ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
     app = ElmrApp(ctx, root_credentials)
-    app.s3 = S3Api(ctx, root_credentials, raw_path)
     http_server = _http_server(options.host, options.port, app)
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 

@@ -14,6 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from elmr.launcher import ServerProcess, free_port, poll_until
@@ -142,6 +145,14 @@ def read_while_overwriting(s3, bucket: str, key: str, reads: int = 1200) -> list
             reading.clear()
             for writer in writers:
                 writer.result()
+
+
+def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b"") -> dict:
+    """SigV4 headers for a request sent by hand, signed by botocore itself (over plain
+    HTTP botocore signs the body's SHA-256 into X-Amz-Content-SHA256)."""
+    request = AWSRequest(method=method, url=url, headers=headers, data=body)
+    S3SigV4Auth(Credentials(server.access_key_id, server.secret_access_key), "s3", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 @pytest.fixture(scope="session")

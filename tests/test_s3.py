@@ -20,10 +20,7 @@ from pathlib import Path
 import awscrt.checksums
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import (
     REPO_ROOT,
@@ -31,6 +28,7 @@ from conftest import (
     free_port,
     race_to_create,
     read_while_overwriting,
+    signed_headers,
     wait_for,
 )
 
@@ -521,14 +519,6 @@ def test_hadoop_checksum_files_are_not_objects_and_go_with_their_object(server, 
     assert not (out / ".part-00001.crc").exists()
     s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "out/_SUCCESS"}, {"Key": "out/part-00000"}]})
     assert not out.exists()
-
-
-def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b"") -> dict:
-    """SigV4 headers for a request sent by hand, signed by botocore itself (over plain
-    HTTP botocore signs the body's SHA-256 into X-Amz-Content-SHA256)."""
-    request = AWSRequest(method=method, url=url, headers=headers, data=body)
-    S3SigV4Auth(Credentials(server.access_key_id, server.secret_access_key), "s3", "us-east-1").add_auth(request)
-    return dict(request.headers.items())
 
 
 def test_signed_payload_hash_is_checked_against_the_body(server, s3, bucket):

@@ -2,9 +2,6 @@
 here to follow a request from the wire to the store."""
 
 from elmr.service import (
-    agent_objects,
-    agents,
-    cluster_logs,
     clusters,
     instances,
     job_flows,
@@ -43,7 +40,3 @@ EMR_OPERATIONS = {
     "GetManagedScalingPolicy": policies.get_managed_scaling_policy,
     "RemoveManagedScalingPolicy": policies.remove_managed_scaling_policy,
 }
-
-AGENT_HEARTBEAT = agents.record_heartbeat
-AGENT_LOGS = cluster_logs.store_log
-AGENT_OBJECT = agent_objects.object_for_node

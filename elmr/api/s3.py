@@ -7,9 +7,10 @@ import logging
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from elmr.api import s3_body, s3_subresources, s3_xml, sigv2, sigv4
+from elmr.api import routes, s3_body, s3_subresources, s3_xml, sigv2, sigv4
 from elmr.api.file_range import FileRange
 from elmr.credentials import RootCredentials
 from elmr.objectstore import multipart, objects, storage
@@ -44,42 +45,53 @@ def _user_metadata(request: Request) -> dict:
 
 
 class S3Api:
-    def __init__(self, ctx: ServiceContext, credentials: RootCredentials, raw_path):
+    def __init__(self, ctx: ServiceContext, credentials: RootCredentials):
         self.ctx = ctx
         self.credentials = credentials
-        self.raw_path = raw_path  # the function giving a request's path as sent
 
     def __call__(self, request: Request) -> Response:
+        """Every S3 answer, errors included, carries S3's request ids; every error
+        leaves as S3's XML from here, whatever raised it."""
+        ids = s3_xml.request_ids()
         bucket, key = None, None
         try:
             self._authenticate(request)
             bucket, key = self._address(request)
-            return self._route(request, bucket, key)
+            response = self._route(request, bucket, key)
         except AuthError as refused:
-            return s3_xml.error(refused.code, refused.message, refused.http_status)
+            response = s3_xml.error(refused.code, refused.message, refused.http_status, ids)
         except S3Error as error:
             details = {"BucketName": bucket, "Key": key, **error.details}
-            return s3_xml.error(error.code, error.message, error.status, details)
+            response = s3_xml.error(error.code, error.message, error.status, ids, details)
+        except HTTPException as error:
+            response = s3_xml.error("InvalidRequest", error.description or str(error), error.code or 400, ids)
+        except Exception:
+            log.exception("unhandled error answering S3 %s %s (request %s)", request.method, request.path,
+                          ids["x-amz-request-id"])
+            response = s3_xml.error("InternalError", "We encountered an internal error. Please try again.",
+                                    500, ids)
+        response.headers.update(ids)
+        return response
 
     def _authenticate(self, request: Request) -> None:
+        path = routes.raw_path(request)
+        query_string = request.query_string.decode(errors="replace")
         if sigv2.is_presigned_v2(request.args):
-            sigv2.verify_presigned_v2(request.method, self.raw_path(request), request.query_string.decode(),
-                                      request.headers, self.credentials.secret_for, self.ctx.clock())
+            sigv2.verify_presigned_v2(request.method, path, query_string, request.headers,
+                                      self.credentials.secret_for, self.ctx.clock())
             return
         content_sha = request.headers.get("X-Amz-Content-SHA256")
         sigv4.verify_request(
-            method=request.method, raw_path=self.raw_path(request),
-            query_string=request.query_string.decode(), headers=request.headers,
+            method=request.method, raw_path=path, query_string=query_string, headers=request.headers,
             payload_sha256=None if content_sha else sigv4.payload_hash(b""),
             secret_for_key=self.credentials.secret_for, now=self.ctx.clock(), protocol="s3",
         )
 
     def _address(self, request: Request) -> tuple[str | None, str | None]:
-        host = request.host.split(":")[0]
-        path = unquote(self.raw_path(request))
-        labels = host.split(".")
-        if len(labels) > 1 and not host.replace(".", "").isdigit() and labels[0] not in ("localhost", "s3"):
-            return labels[0], path[1:] or None  # virtual-hosted: bucket.host
+        path = unquote(routes.raw_path(request))
+        bucket = routes.virtual_hosted_bucket(request.host)
+        if bucket is not None:
+            return bucket, path[1:] or None
         bucket, _, key = path[1:].partition("/")
         return bucket or None, key or None
 
@@ -111,6 +123,10 @@ class S3Api:
     def _bucket(self, request: Request, bucket: str) -> Response:
         method, args = request.method, request.args
         if method == "PUT":
+            if bucket in routes.RESERVED_BUCKET_NAMES:
+                raise S3Error("BucketAlreadyExists", "The requested bucket name is not available: elmr keeps "
+                              f"the path /{bucket}/ for itself. Please select a different name and try again.",
+                              409, BucketName=bucket)
             objects.create_bucket(self.ctx, bucket)
             return Response(status=200, headers={"Location": f"/{bucket}"})
         if method == "HEAD":

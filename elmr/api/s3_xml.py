@@ -5,6 +5,7 @@ conditional requests)."""
 import base64
 import email.utils
 import re
+import secrets
 from datetime import datetime, timezone
 from urllib.parse import quote, unquote
 from xml.etree import ElementTree
@@ -35,10 +36,18 @@ def _e(tag: str, value) -> str:
     return f"<{tag}>{escape(str(value))}</{tag}>"
 
 
-def error(code: str, message: str, status: int, details: dict | None = None) -> Response:
+def request_ids() -> dict:
+    """S3's two ids of a request, sent with every answer: x-amz-request-id (16 hex
+    digits) and x-amz-id-2 (the "host id")."""
+    return {"x-amz-request-id": secrets.token_hex(8).upper(), "x-amz-id-2": secrets.token_urlsafe(48)}
+
+
+def error(code: str, message: str, status: int, ids: dict, details: dict | None = None) -> Response:
+    """Every S3 error's XML (api/s3.py sends them all from one place)."""
     extra = "".join(_e(k, v) for k, v in (details or {}).items() if v)
     document = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{_e("Code", code)}'
-                f'{_e("Message", message)}{extra}</Error>')
+                f'{_e("Message", message)}{extra}{_e("RequestId", ids["x-amz-request-id"])}'
+                f'{_e("HostId", ids["x-amz-id-2"])}</Error>')
     return Response(document, status=status, content_type="application/xml")
 
 

@@ -44,9 +44,11 @@ class _Codes:
     expired: tuple
 
 
+# AWS's JSON protocol: 403 for a request without credentials or with a key nobody has
+# (the code as botocore reads it from `__type`), 400 for a malformed or wrong signature.
 JSON_CODES = _Codes(
-    missing=("MissingAuthenticationTokenException", 400, "Missing Authentication Token"),
-    unknown_key=("UnrecognizedClientException", 400,
+    missing=("MissingAuthenticationTokenException", 403, "Missing Authentication Token"),
+    unknown_key=("UnrecognizedClientException", 403,
                  "The security token included in the request is invalid."),
     bad_signature=("InvalidSignatureException", 400,
                    "The request signature we calculated does not match the signature you "

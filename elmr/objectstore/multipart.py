@@ -24,8 +24,8 @@ from sqlalchemy import select, update
 
 from elmr.objectstore import keys, objects, storage
 from elmr.objectstore.conditions import NO_CONDITION, WriteCondition
+from elmr.objectstore.context import StoreContext
 from elmr.objectstore.errors import S3Error
-from elmr.service.context import ServiceContext
 from elmr.store.object_models import MultipartUpload, UploadedPart
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last, as S3 requires
@@ -70,7 +70,7 @@ class _SlotWriters:
 _slot_writers = _SlotWriters()
 
 
-def _upload_dir(ctx: ServiceContext, bucket: str, upload_id: str) -> Path:
+def _upload_dir(ctx: StoreContext, bucket: str, upload_id: str) -> Path:
     return keys.uploads_dir(objects.bucket_dir(ctx, bucket)) / upload_id
 
 
@@ -79,7 +79,7 @@ def _no_such_upload(upload_id: str) -> S3Error:
                    "invalid, or the upload may have been aborted or completed.", 404, UploadId=upload_id)
 
 
-def require_upload(ctx: ServiceContext, bucket: str, upload_id: str) -> MultipartUpload:
+def require_upload(ctx: StoreContext, bucket: str, upload_id: str) -> MultipartUpload:
     with ctx.store.transaction() as session:
         upload = session.get(MultipartUpload, upload_id)
         if upload is None or upload.bucket != bucket:
@@ -87,7 +87,7 @@ def require_upload(ctx: ServiceContext, bucket: str, upload_id: str) -> Multipar
         return upload
 
 
-def create(ctx: ServiceContext, bucket: str, key: str, content_type: str | None, user_metadata: dict) -> str:
+def create(ctx: StoreContext, bucket: str, key: str, content_type: str | None, user_metadata: dict) -> str:
     objects.head_bucket(ctx, bucket)
     upload_id = secrets.token_urlsafe(32)
     with ctx.store.transaction() as session:
@@ -98,7 +98,7 @@ def create(ctx: ServiceContext, bucket: str, key: str, content_type: str | None,
     return upload_id
 
 
-def upload_part(ctx: ServiceContext, bucket: str, upload_id: str, number: int, size: int | None,
+def upload_part(ctx: StoreContext, bucket: str, upload_id: str, number: int, size: int | None,
                 chunks: Iterable[bytes], observers=(), verify: Callable[[str, int], None] = lambda *_: None,
                 ) -> UploadedPart:
     """Write a part's bytes (`size` of them, when the request says) and record it;
@@ -121,7 +121,7 @@ def upload_part(ctx: ServiceContext, bucket: str, upload_id: str, number: int, s
         _slot_writers.release(upload_id, number)
 
 
-def _claim_slot(ctx: ServiceContext, upload_id: str, number: int, size: int | None) -> int | None:
+def _claim_slot(ctx: StoreContext, upload_id: str, number: int, size: int | None) -> int | None:
     """The offset to write this part at in the assembly file, or None if it needs a
     file of its own. The first part to arrive sets the slot size."""
     if size is None:
@@ -138,7 +138,7 @@ def _claim_slot(ctx: ServiceContext, upload_id: str, number: int, size: int | No
     return (number - 1) * slot_size
 
 
-def _record_part(ctx: ServiceContext, directory: Path, upload_id: str, number: int, md5_hex: str,
+def _record_part(ctx: StoreContext, directory: Path, upload_id: str, number: int, md5_hex: str,
                  size: int, own_file: str | None) -> UploadedPart:
     with ctx.store.transaction() as session:
         part = session.get(UploadedPart, (upload_id, number))
@@ -151,18 +151,18 @@ def _record_part(ctx: ServiceContext, directory: Path, upload_id: str, number: i
     return part
 
 
-def list_parts(ctx: ServiceContext, bucket: str, upload_id: str) -> list[UploadedPart]:
+def list_parts(ctx: StoreContext, bucket: str, upload_id: str) -> list[UploadedPart]:
     require_upload(ctx, bucket, upload_id)
     return _parts(ctx, upload_id)
 
 
-def _parts(ctx: ServiceContext, upload_id: str) -> list[UploadedPart]:
+def _parts(ctx: StoreContext, upload_id: str) -> list[UploadedPart]:
     with ctx.store.transaction() as session:
         return session.scalars(select(UploadedPart).where(UploadedPart.upload_id == upload_id)
                                .order_by(UploadedPart.part_number)).all()
 
 
-def list_uploads(ctx: ServiceContext, bucket: str, prefix: str) -> list[MultipartUpload]:
+def list_uploads(ctx: StoreContext, bucket: str, prefix: str) -> list[MultipartUpload]:
     objects.head_bucket(ctx, bucket)
     with ctx.store.transaction() as session:
         return session.scalars(select(MultipartUpload).where(
@@ -190,7 +190,7 @@ def _checked_parts(stored: dict, requested: list[tuple[int, str]]) -> list[Uploa
     return chosen
 
 
-def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]],
+def complete(ctx: StoreContext, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]],
              condition: WriteCondition = NO_CONDITION,
              verify_object: Callable[[Path], None] | None = None) -> objects.ObjectView:
     """The object from the chosen parts, if `condition` holds and `verify_object`
@@ -256,12 +256,12 @@ def _extent(directory: Path, upload: MultipartUpload, part: UploadedPart) -> sto
     return storage.Extent(directory / ASSEMBLY_FILE, (part.part_number - 1) * upload.slot_size, part.size)
 
 
-def abort(ctx: ServiceContext, bucket: str, upload_id: str) -> None:
+def abort(ctx: StoreContext, bucket: str, upload_id: str) -> None:
     require_upload(ctx, bucket, upload_id)
     _forget(ctx, bucket, upload_id)
 
 
-def _forget(ctx: ServiceContext, bucket: str, upload_id: str) -> None:
+def _forget(ctx: StoreContext, bucket: str, upload_id: str) -> None:
     with ctx.store.transaction() as session:
         for part in session.scalars(select(UploadedPart).where(UploadedPart.upload_id == upload_id)):
             session.delete(part)

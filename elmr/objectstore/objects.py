@@ -15,8 +15,8 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from elmr.objectstore import conditions, keys, storage
 from elmr.objectstore.conditions import NO_CONDITION, WriteCondition
+from elmr.objectstore.context import StoreContext
 from elmr.objectstore.errors import S3Error
-from elmr.service.context import ServiceContext
 from elmr.store.object_models import Bucket, StoredObject
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -28,7 +28,7 @@ def buckets_root(data_dir: Path) -> Path:
     return Path(data_dir) / "buckets"
 
 
-def bucket_dir(ctx: ServiceContext, bucket: str) -> Path:
+def bucket_dir(ctx: StoreContext, bucket: str) -> Path:
     return buckets_root(ctx.data_dir) / bucket
 
 
@@ -43,7 +43,7 @@ def _require_bucket(session, bucket: str) -> Bucket:
     return found
 
 
-def create_bucket(ctx: ServiceContext, bucket: str) -> None:
+def create_bucket(ctx: StoreContext, bucket: str) -> None:
     if not _BUCKET_NAME.match(bucket) or ".." in bucket:
         raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket)
     with ctx.store.transaction() as session:
@@ -54,12 +54,12 @@ def create_bucket(ctx: ServiceContext, bucket: str) -> None:
         keys.staging_dir(bucket_dir(ctx, bucket)).mkdir(parents=True, exist_ok=True)
 
 
-def head_bucket(ctx: ServiceContext, bucket: str) -> None:
+def head_bucket(ctx: StoreContext, bucket: str) -> None:
     with ctx.store.transaction() as session:
         _require_bucket(session, bucket)
 
 
-def bucket_dir_exists(ctx: ServiceContext, bucket: str) -> None:
+def bucket_dir_exists(ctx: StoreContext, bucket: str) -> None:
     """NoSuchBucket unless the bucket's directory is there: a check without a
     transaction, before a body is staged; the store stays the authority when the
     object is recorded."""
@@ -67,16 +67,16 @@ def bucket_dir_exists(ctx: ServiceContext, bucket: str) -> None:
         raise _no_such_bucket(bucket)
 
 
-def list_buckets(ctx: ServiceContext) -> list[Bucket]:
+def list_buckets(ctx: StoreContext) -> list[Bucket]:
     with ctx.store.transaction() as session:
         return session.scalars(select(Bucket).order_by(Bucket.name)).all()
 
 
-def bucket_names(ctx: ServiceContext) -> list[str]:
+def bucket_names(ctx: StoreContext) -> list[str]:
     return [b.name for b in list_buckets(ctx)]
 
 
-def delete_bucket(ctx: ServiceContext, bucket: str) -> None:
+def delete_bucket(ctx: StoreContext, bucket: str) -> None:
     """Only an empty bucket (in-progress uploads are aborted with it, as in S3)."""
     if list_objects(ctx, bucket, max_keys=1).contents:
         raise S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
@@ -95,7 +95,7 @@ def _path_at(directory: Path, key: str, location: str) -> Path | None:
     return keys.plain_path(directory, key) if location == "plain" else keys.encoded_path(directory, key)
 
 
-def _file_of(ctx: ServiceContext, bucket: str, key: str, recorded_location: str | None) -> tuple[Path, str] | None:
+def _file_of(ctx: StoreContext, bucket: str, key: str, recorded_location: str | None) -> tuple[Path, str] | None:
     directory = bucket_dir(ctx, bucket)
     candidates = []
     if recorded_location is not None:
@@ -140,7 +140,7 @@ def _view(row, path: Path) -> ObjectView:
                       row.last_modified, path, row.file_mtime_ns)
 
 
-def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
+def head_object(ctx: StoreContext, bucket: str, key: str) -> ObjectView:
     """The object's metadata and file. Most objects have a row that matches their file:
     one Core query answers (a GET of a small object spent half its server time in two
     ORM lookups). A file without a row, or changed under it, takes the path that writes."""
@@ -159,7 +159,7 @@ def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
 _OPEN_ATTEMPTS = 5
 
 
-def open_object(ctx: ServiceContext, bucket: str, key: str) -> tuple[ObjectView, BinaryIO]:
+def open_object(ctx: StoreContext, bucket: str, key: str) -> tuple[ObjectView, BinaryIO]:
     """The object's metadata and its file, opened: what is read from the handle is the
     object the metadata describes, even if a PUT replaces the object meanwhile (the
     handle keeps the file it opened). Opened by path after the lookup, the file could
@@ -178,7 +178,7 @@ def open_object(ctx: ServiceContext, bucket: str, key: str) -> tuple[ObjectView,
     raise S3Error("SlowDown", "Please reduce your request rate.", 503, Key=key)
 
 
-def _view_if_unchanged(ctx: ServiceContext, row) -> ObjectView | None:
+def _view_if_unchanged(ctx: StoreContext, row) -> ObjectView | None:
     """The view of a recorded object whose file is still the one recorded, else None."""
     path = _path_at(bucket_dir(ctx, row.bucket), row.key, row.location)
     try:
@@ -191,7 +191,7 @@ def _view_if_unchanged(ctx: ServiceContext, row) -> ObjectView | None:
     return _view(row, path)
 
 
-def _head_object_recording(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
+def _head_object_recording(ctx: StoreContext, bucket: str, key: str) -> ObjectView:
     """head_object for a file the store has no up-to-date row of: the row is written
     (or removed, if the file went away). A writer of the key like put_object: a PUT
     that has placed its file but not yet recorded it is waited for."""
@@ -208,7 +208,7 @@ def _head_object_recording(ctx: ServiceContext, bucket: str, key: str) -> Object
         return _view(_fresh_row(session, bucket, key, path, location, row), path)
 
 
-def check_condition(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition) -> None:
+def check_condition(ctx: StoreContext, bucket: str, key: str, condition: WriteCondition) -> None:
     """Whether `condition` holds now, before a costly write that put_object will check
     it for again (a multipart completion's assembly)."""
     if condition:
@@ -229,7 +229,16 @@ def check_key(key: str) -> None:
         raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
 
 
-def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
+def put_bytes(ctx: StoreContext, bucket: str, key: str, data: bytes, content_type: str | None = None) -> ObjectView:
+    """Store `data` as `key` in one call (what the server itself writes: a node's
+    logs under an s3:// LogUri). NoSuchBucket, and nothing written, unless the bucket
+    exists."""
+    bucket_dir_exists(ctx, bucket)
+    staged, md5_hex, size = storage.write_staged(bucket_dir(ctx, bucket), [data], sync=False)
+    return put_object(ctx, bucket, key, staged, md5_hex, size, content_type, {})
+
+
+def put_object(ctx: StoreContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
                content_type: str | None, user_metadata: dict, etag: str | None = None,
                condition: WriteCondition = NO_CONDITION) -> ObjectView:
     """Place a staged file as `key` and record it (etag: multipart's own), if
@@ -311,7 +320,7 @@ def _mtime_ns(path: Path) -> int | None:
         return None
 
 
-def delete_object(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition = NO_CONDITION) -> None:
+def delete_object(ctx: StoreContext, bucket: str, key: str, condition: WriteCondition = NO_CONDITION) -> None:
     """Idempotent, as in S3: deleting a missing key succeeds (unless `condition`
     asks for an object there)."""
     with ctx.store.transaction() as session:
@@ -335,7 +344,7 @@ class Listing:
     last_key: str | None  # the last key or prefix handed out (for the next marker)
 
 
-def _all_keys(ctx: ServiceContext, session, bucket: str) -> dict[str, tuple[Path, str]]:
+def _all_keys(ctx: StoreContext, session, bucket: str) -> dict[str, tuple[Path, str]]:
     directory = bucket_dir(ctx, bucket)
     found = {key: (path, "plain") for key, path in storage.plain_files(directory)}
     encoded = session.scalars(select(StoredObject).where(
@@ -347,7 +356,7 @@ def _all_keys(ctx: ServiceContext, session, bucket: str) -> dict[str, tuple[Path
     return found
 
 
-def list_objects(ctx: ServiceContext, bucket: str, prefix: str = "", delimiter: str = "",
+def list_objects(ctx: StoreContext, bucket: str, prefix: str = "", delimiter: str = "",
                  after: str = "", max_keys: int = 1000) -> Listing:
     with ctx.store.transaction() as session:
         _require_bucket(session, bucket)

@@ -1,0 +1,120 @@
+"""The wire, kept in one place: who answers what on elmr's one port (routes.py), the
+error shape and request ids each family sends. Real boto3 clients read the answers,
+so each code is checked as botocore reports it."""
+
+import http.client
+import json
+
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from conftest import ElmrServer, signed_headers
+
+from elmr.node_protocol import HEARTBEAT_PATH
+
+
+def s3_client(server: ElmrServer, **overrides):
+    return server.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+                         **overrides)
+
+
+def refusal(call, *args, **kwargs) -> tuple[str, int, dict]:
+    """(the error code botocore reports, the HTTP status, the response metadata)."""
+    with pytest.raises(ClientError) as raised:
+        call(*args, **kwargs)
+    response = raised.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["ResponseMetadata"]
+
+
+def raw(server: ElmrServer, method: str, path: str, headers: dict | None = None,
+        body: bytes = b"") -> tuple[int, dict, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        answer = connection.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    finally:
+        connection.close()
+
+
+def test_emr_answers_and_refusals_carry_a_request_id(server):
+    emr = server.client()
+    first, second = (emr.list_clusters()["ResponseMetadata"]["RequestId"] for _ in range(2))
+    assert first and second and first != second
+    _code, _status, metadata = refusal(emr.describe_cluster, ClusterId="j-NOSUCHCLUSTER")
+    assert metadata["RequestId"] not in ("", first, second)
+
+
+def test_unsigned_emr_request_is_403_missing_authentication_token(server):
+    unsigned = server.client(config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    code, status, _ = refusal(unsigned.list_clusters)
+    assert (code, status) == ("MissingAuthenticationTokenException", 403)
+
+
+def test_unknown_access_key_is_403_unrecognized_client(server):
+    stranger = server.client(access_key_id="AKIAUNKNOWNUNKNOWN00")
+    code, status, _ = refusal(stranger.list_clusters)
+    assert (code, status) == ("UnrecognizedClientException", 403)
+
+
+@pytest.mark.parametrize("target", ["ElasticMapReduce.NoSuchOperation", "DynamoDB_20120810.ListTables",
+                                    "ElasticMapReduce.", "no-dot-at-all"])
+def test_unknown_target_is_400_unknown_operation(server, target):
+    """Signed properly, but naming no operation elmr has: botocore sends what a
+    handler registered on its own events makes of the request."""
+    emr = server.client()
+
+    def retarget(request, **_):
+        request.headers.replace_header("X-Amz-Target", target)
+
+    emr.meta.events.register_first("before-sign.emr.ListClusters", retarget)
+    code, status, metadata = refusal(emr.list_clusters)
+    assert (code, status) == ("UnknownOperationException", 400)
+    assert metadata["RequestId"]
+
+
+def test_s3_answers_and_errors_carry_both_request_ids(server):
+    s3 = s3_client(server)
+    listed = s3.list_buckets()["ResponseMetadata"]
+    assert len(listed["RequestId"]) == 16 and listed["HostId"]
+    code, status, metadata = refusal(s3.head_bucket, Bucket="no-such-bucket-here")
+    assert (code, status) == ("404", 404) and metadata["RequestId"] != listed["RequestId"] and metadata["HostId"]
+    code, _status, metadata = refusal(s3.list_objects_v2, Bucket="no-such-bucket-here")
+    assert code == "NoSuchBucket" and metadata["RequestId"]
+
+
+def test_the_reserved_prefixes_answer_404_in_emr_json_shape(server):
+    for path in ("/console/", "/console/clusters/j-1", "/elmr/agent/v1/nothing", "/elmr/"):
+        status, headers, body = raw(server, "GET", path)
+        assert status == 404, path
+        error = json.loads(body)
+        assert error["__type"] == headers["x-amzn-errortype"] == "ResourceNotFoundException"
+        assert headers["x-amzn-requestid"]
+    # The agents' endpoints are there, for POST, and refuse what is not a node.
+    status, _headers, body = raw(server, "POST", HEARTBEAT_PATH, body=b'{"instance_id": "ci-NOBODY"}')
+    assert status == 403 and json.loads(body)["__type"] == "AccessDeniedException"
+
+
+def test_no_bucket_may_take_a_reserved_name_and_s3_clients_get_s3_errors_there(server, tmp_path):
+    s3 = s3_client(server)
+    for reserved in ("elmr", "console"):
+        assert refusal(s3.create_bucket, Bucket=reserved)[:2] == ("BucketAlreadyExists", 409)
+        assert refusal(s3.put_object, Bucket=reserved, Key="agent/v1/heartbeat", Body=b"x")[:2] == (
+            "NoSuchBucket", 404)
+        assert refusal(s3.get_object, Bucket=reserved, Key="k")[:2] == ("NoSuchBucket", 404)
+        assert refusal(s3.list_objects_v2, Bucket=reserved)[:2] == ("NoSuchBucket", 404)
+    (tmp_path / "f").write_text("x")
+    copied = server.aws("s3", "cp", str(tmp_path / "f"), "s3://elmr/key", check=False)
+    assert copied.returncode != 0 and "NoSuchBucket" in copied.stderr
+
+
+def test_a_virtual_hosted_key_under_a_reserved_prefix_is_an_object(server):
+    """The Host names the bucket: the path is a key, even one that looks like an
+    agent endpoint."""
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="hosted")
+    s3.put_object(Bucket="hosted", Key="elmr/agent/v1/heartbeat", Body=b"just a key")
+    host = f"hosted.localhost:{server.port}"
+    headers = signed_headers(server, "GET", f"http://{host}/elmr/agent/v1/heartbeat", {"Host": host})
+    assert raw(server, "GET", "/elmr/agent/v1/heartbeat", headers)[::2] == (200, b"just a key")
