@@ -1,9 +1,13 @@
 """The wire, kept in one place: who answers what on elmr's one port (routes.py), the
-error shape and request ids each family sends. Real boto3 clients read the answers,
-so each code is checked as botocore reports it."""
+error shape and request ids each family sends, and the signature layer refusing bad
+credentials, malformed signatures and odd dates with 4xx, never a 500. Real boto3
+clients read the answers, so each code is checked as botocore reports it."""
 
 import http.client
 import json
+import urllib.parse
+from datetime import datetime, timezone
+from unittest import mock
 
 import pytest
 from botocore import UNSIGNED
@@ -118,3 +122,69 @@ def test_a_virtual_hosted_key_under_a_reserved_prefix_is_an_object(server):
     host = f"hosted.localhost:{server.port}"
     headers = signed_headers(server, "GET", f"http://{host}/elmr/agent/v1/heartbeat", {"Host": host})
     assert raw(server, "GET", "/elmr/agent/v1/heartbeat", headers)[::2] == (200, b"just a key")
+
+
+def presigned(server: ElmrServer, service: str, expires_s: int = 60, **query_overrides) -> str:
+    """A SigV4 presigned query for `service` (a GET of the bucket list for s3, a
+    ListClusters POST for emr), with some of its parameters replaced."""
+    if service == "s3":
+        sigv4 = Config(s3={"addressing_style": "path"}, signature_version="s3v4")
+        url = server.client("s3", config=sigv4).generate_presigned_url("list_buckets", ExpiresIn=expires_s)
+    else:
+        url = server.client().generate_presigned_url("list_clusters", ExpiresIn=expires_s)
+    path, _, query = url.partition("?")
+    params = dict(urllib.parse.parse_qsl(query))
+    params.update(query_overrides)
+    return path.split(str(server.port), 1)[1] + "?" + urllib.parse.urlencode(params)
+
+
+HUGE = str(10 ** 40)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"X-Amz-Expires": HUGE}, {"X-Amz-Expires": "-5"}, {"X-Amz-Expires": "soon"}, {"X-Amz-Expires": "604801"},
+    {"X-Amz-Date": "99991231T235959Z", "X-Amz-Expires": "604800"}, {"X-Amz-Date": "00010101T000000Z"},
+    {"X-Amz-Date": "2026-01-01"}, {"X-Amz-Date": "20261332T256161Z"},
+    {"X-Amz-Signature": "ü" * 64}, {"X-Amz-Credential": "only/three/parts"}, {"X-Amz-Algorithm": "AWS4-HMAC-SHA1"},
+], ids=lambda o: ",".join(f"{k}={v[:12]}" for k, v in o.items()))
+def test_a_bad_presigned_query_is_refused_never_a_500(server, overrides):
+    status, _headers, body = raw(server, "GET", presigned(server, "s3", **overrides))
+    assert status in (400, 403), body
+    assert body.startswith(b"<?xml") and b"<Code>" in body
+    emr_query = presigned(server, "emr", **overrides)
+    status, headers, body = raw(server, "POST", emr_query, {"X-Amz-Target": "ElasticMapReduce.ListClusters",
+                                                            "Content-Type": "application/x-amz-json-1.1"}, b"{}")
+    assert status in (400, 403), body
+    assert json.loads(body)["__type"] == headers["x-amzn-errortype"]
+
+
+def test_a_presigned_query_of_a_week_still_works(server):
+    status, _headers, body = raw(server, "GET", presigned(server, "s3", expires_s=604800))
+    assert status == 200 and b"ListAllMyBucketsResult" in body
+
+
+@pytest.mark.parametrize("authorization", [
+    "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256 Credential=x", "Bearer abc",
+    "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=zz",
+    "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request,SignedHeaders=;;;,Signature=ab",
+    "AWS4-HMAC-SHA256 Credential=////, SignedHeaders=host, Signature=\u00ff\u00fe",
+    "AWS AKIA:c2lnbmF0dXJl", "AWS4-HMAC-SHA256 ,,,,===,=,", "\u00e9\u00e8",
+])
+@pytest.mark.parametrize("amz_date", ["20260101T000000Z", "garbage", "99991231T235959Z", ""])
+def test_a_malformed_authorization_header_is_refused_never_a_500(server, authorization, amz_date):
+    headers = {"Authorization": authorization, "X-Amz-Date": amz_date}
+    status, _headers, body = raw(server, "GET", "/", headers)
+    assert status in (400, 403) and body.startswith(b"<?xml"), body
+    status, _headers, body = raw(server, "POST", "/", {**headers, "X-Amz-Target": "ElasticMapReduce.ListClusters"},
+                                 b"{}")
+    assert status in (400, 403) and "__type" in json.loads(body), body
+
+
+def test_a_signature_from_a_skewed_clock_is_refused_in_each_shape(server):
+    emr, s3 = server.client(), s3_client(server)
+    long_ago = datetime(2001, 1, 1, tzinfo=timezone.utc)
+    # botocore's signers (its own and the CRT's) take the time from this function.
+    with mock.patch("botocore.auth.get_current_datetime", return_value=long_ago.replace(tzinfo=None)), \
+            mock.patch("botocore.crt.auth.get_current_datetime", return_value=long_ago):
+        assert refusal(emr.list_clusters)[:2] == ("InvalidSignatureException", 400)
+        assert refusal(s3.list_buckets)[:2] == ("RequestTimeTooSkewed", 403)

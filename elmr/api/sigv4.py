@@ -20,6 +20,7 @@ from elmr.service.errors import AuthError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+MAX_PRESIGNED_EXPIRES_S = 7 * 24 * 3600  # a presigned URL lives a week at most, as on AWS
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -42,6 +43,7 @@ class _Codes:
     bad_signature: tuple
     malformed: tuple
     expired: tuple
+    bad_query: tuple  # a presigned query's own parameters
 
 
 # AWS's JSON protocol: 403 for a request without credentials or with a key nobody has
@@ -56,6 +58,7 @@ JSON_CODES = _Codes(
                    "the service documentation for details."),
     malformed=("IncompleteSignatureException", 400, "The request signature is malformed: "),
     expired=("InvalidSignatureException", 400, "Signature expired: "),
+    bad_query=("IncompleteSignatureException", 400, "The request signature is malformed: "),
 )
 S3_CODES = _Codes(
     missing=("AccessDenied", 403, "Access Denied"),
@@ -67,6 +70,7 @@ S3_CODES = _Codes(
     malformed=("AuthorizationHeaderMalformed", 400, "The authorization header is malformed: "),
     expired=("RequestTimeTooSkewed", 403,
              "The difference between the request time and the current time is too large: "),
+    bad_query=("AuthorizationQueryParametersError", 400, ""),
 )
 
 
@@ -160,7 +164,12 @@ def _from_query(query: dict, codes: _Codes) -> _Signed:
     try:
         expires = int(query.get("X-Amz-Expires", "0"))
     except ValueError:
-        raise _refuse(codes.malformed, "X-Amz-Expires is not a number") from None
+        raise _refuse(codes.bad_query, "X-Amz-Expires should be a number") from None
+    if expires < 0:
+        raise _refuse(codes.bad_query, "X-Amz-Expires must be non-negative")
+    if expires > MAX_PRESIGNED_EXPIRES_S:
+        raise _refuse(codes.bad_query, f"X-Amz-Expires must be less than a week (in seconds) that is "
+                                       f"{MAX_PRESIGNED_EXPIRES_S}")
     return _signed_from(query.get("X-Amz-Credential"), query.get("X-Amz-SignedHeaders"),
                         query.get("X-Amz-Signature"), query.get("X-Amz-Date", ""), expires, codes)
 
@@ -181,7 +190,7 @@ def _check_time(signed: _Signed, now: datetime, codes: _Codes) -> None:
     except ValueError:
         raise _refuse(codes.malformed, f"bad X-Amz-Date '{signed.amz_date}'") from None
     if signed.expires_s is not None:
-        if now > signed_at + timedelta(seconds=signed.expires_s):
+        if now - signed_at > timedelta(seconds=signed.expires_s):  # (never past datetime.max)
             raise AuthError("AccessDenied", "Request has expired", 403)
         return
     if abs(now - signed_at) > MAX_CLOCK_SKEW:
@@ -246,10 +255,16 @@ def verify_request(
     ])
     key = _signing_key(secret, signed.date, signed.region, signed.service)
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signed.signature):
+    if not signatures_match(expected, signed.signature):
         raise _refuse(codes.bad_signature)
     return VerifiedRequest(signed.access_key_id, signed.region, signed.service,
                            signed.signed_headers, signed.expires_s is not None)
 
 
 _LITERAL_PAYLOAD_HASHES = {UNSIGNED_PAYLOAD}
+
+
+def signatures_match(expected: str, given: str) -> bool:
+    """In constant time; a signature sent with characters no signature has is simply
+    wrong (compare_digest refuses non-ASCII strings with a TypeError)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
