@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
@@ -153,6 +154,30 @@ def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b
     request = AWSRequest(method=method, url=url, headers=headers, data=body)
     S3SigV4Auth(Credentials(server.access_key_id, server.secret_access_key), "s3", "us-east-1").add_auth(request)
     return dict(request.headers.items())
+
+
+def s3_client(server, **overrides):
+    config = Config(s3={"addressing_style": overrides.pop("addressing", "path")},
+                    retries={"max_attempts": 1})
+    return server.client("s3", config=config, **overrides)
+
+
+@pytest.fixture
+def s3(server):
+    return s3_client(server)
+
+
+@pytest.fixture
+def bucket(s3, request):
+    name = "b-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:12]
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def code_of(call, *args, **kwargs) -> str:
+    with pytest.raises(ClientError) as raised:
+        call(*args, **kwargs)
+    return raised.value.response["Error"]["Code"]
 
 
 @pytest.fixture(scope="session")

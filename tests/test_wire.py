@@ -13,14 +13,9 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import ElmrServer, signed_headers
+from conftest import ElmrServer, s3_client, signed_headers
 
 from elmr.node_protocol import HEARTBEAT_PATH
-
-
-def s3_client(server: ElmrServer, **overrides):
-    return server.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-                         **overrides)
 
 
 def refusal(call, *args, **kwargs) -> tuple[str, int, dict]:
