@@ -15,7 +15,7 @@ def _server(args) -> int:
     serve(ServerOptions(
         data_dir=args.data_dir, host=args.host, port=args.port,
         database_url=args.database_url, region=args.region,
-        max_local_nodes=args.max_local_nodes,
+        max_local_nodes=args.max_local_nodes, request_timeout_s=args.request_timeout,
     ))
     return 0
 
@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--region", default="us-east-1")
     server.add_argument("--max-local-nodes", type=int,
                         help="cap on nodes the local provider runs at once (default: by memory)")
+    server.add_argument("--request-timeout", type=float, default=20.0, metavar="SECONDS",
+                        help="how long a request may pause, or take to send its headers (default 20)")
     server.set_defaults(run=_server)
 
     env = commands.add_parser("env", help="print export lines for the AWS CLI and boto3")

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from botocore.auth import S3SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
@@ -148,11 +148,18 @@ def read_while_overwriting(s3, bucket: str, key: str, reads: int = 1200) -> list
                 writer.result()
 
 
-def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b"") -> dict:
+def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b"",
+                   content_sha256: str | None = None) -> dict:
     """SigV4 headers for a request sent by hand, signed by botocore itself (over plain
-    HTTP botocore signs the body's SHA-256 into X-Amz-Content-SHA256)."""
-    request = AWSRequest(method=method, url=url, headers=headers, data=body)
-    S3SigV4Auth(Credentials(server.access_key_id, server.secret_access_key), "s3", "us-east-1").add_auth(request)
+    HTTP botocore signs the body's SHA-256 into X-Amz-Content-SHA256; `content_sha256`
+    signs that value instead: UNSIGNED-PAYLOAD, STREAMING-…)."""
+    credentials = Credentials(server.access_key_id, server.secret_access_key)
+    if content_sha256 is None:
+        request = AWSRequest(method=method, url=url, headers=headers, data=body)
+        S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    else:  # botocore's plain signer takes the header as it is (its S3 one replaces it)
+        request = AWSRequest(method=method, url=url, headers={**headers, "X-Amz-Content-SHA256": content_sha256})
+        SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
     return dict(request.headers.items())
 
 

@@ -1,10 +1,16 @@
 """The object store's HTTP serving: pipelined and idle connections, slow clients,
 a server killed or stopped mid-request, and one server per data dir."""
 
+import fcntl
 import http.client
+import os
+import select
+import signal
 import socket
+from pathlib import Path
 
 import pytest
+from botocore.config import Config
 from conftest import ElmrServer, free_port, s3_client, signed_headers, wait_for
 
 
@@ -91,3 +97,117 @@ def test_a_second_server_on_the_same_data_dir_refuses_to_start(tmp_path):
     finally:
         second.stop()
         first.stop_everything()
+
+
+def _answer(connection: socket.socket) -> tuple[int, bytes]:
+    """The answer the server sends on `connection` (it closes it after)."""
+    answer = http.client.HTTPResponse(connection)
+    answer.begin()
+    return answer.status, answer.read()
+
+
+SLOW_CLIENTS = 40
+
+
+def test_slow_clients_keep_no_one_out_and_are_timed_out(tmp_path):
+    """Forty clients send half a request and wait: half of them half their headers,
+    half their headers and a bit of a 1 MiB body. A ListReleaseLabels on the same port
+    is answered at once (it waited 5–19 s behind them), and each slow request gets
+    its answer when its timeout passes: 408 for a head never finished, S3's
+    RequestTimeout for a body that stopped; nothing is stored."""
+    server = ElmrServer(tmp_path / "data", free_port(), extra_args=("--request-timeout", "8"))
+    server.start()
+    host = f"127.0.0.1:{server.port}"
+    slow = []
+    try:
+        s3_client(server).create_bucket(Bucket="slow")
+        for n in range(SLOW_CLIENTS):
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+            slow.append(connection)
+            if n % 2:
+                connection.sendall(f"PUT /slow/head-{n} HTTP/1.1\r\nHost: {host}\r\nContent-Le".encode())
+                continue
+            headers = signed_headers(server, "PUT", f"http://{host}/slow/body-{n}",
+                                     {"Host": host, "Content-Length": str(1024 * 1024)}, content_sha256="UNSIGNED-PAYLOAD")
+            head = f"PUT /slow/body-{n} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+            connection.sendall(head.encode() + b"x" * 1000)
+        staging = server.data_dir / "buckets" / "slow" / ".elmr" / "staging"
+        wait_for(lambda: len(list(staging.iterdir())) == SLOW_CLIENTS // 2, 30, 0.05,
+                 "every slow body to be in the server's hands")
+        impatient = server.client(config=Config(connect_timeout=5, read_timeout=5, retries={"max_attempts": 1}))
+        assert impatient.list_release_labels()["ReleaseLabels"]
+        answers = [_answer(connection) for connection in slow]
+        assert [status for status, _ in answers[1::2]] == [408] * (SLOW_CLIENTS // 2)
+        assert all(status == 400 and b"<Code>RequestTimeout</Code>" in body for status, body in answers[::2])
+        assert "Contents" not in s3_client(server).list_objects_v2(Bucket="slow")
+        assert list(staging.iterdir()) == []
+    finally:
+        for connection in slow:
+            connection.close()
+        server.stop_everything()
+
+
+def test_a_request_head_sent_a_byte_at_a_time_is_cut_off(tmp_path):
+    """The request line and headers must all arrive within the request timeout, not
+    merely each byte within it: a client trickling its head would otherwise hold a
+    server thread for as long as it likes."""
+    server = ElmrServer(tmp_path / "data", free_port(), extra_args=("--request-timeout", "3"))
+    server.start()
+    head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {'p' * 60}\r\n\r\n".encode()
+    sent = 0
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+            for byte in head:  # a byte a second (the whole head would take over a minute)...
+                connection.sendall(bytes([byte]))
+                sent += 1
+                answered, _, _ = select.select([connection], [], [], 1.0)  # ...until the server answers
+                if answered:
+                    break
+            assert _answer(connection)[0] == 408
+            assert sent < len(head) // 3
+    finally:
+        server.stop_everything()
+
+
+def test_a_stopped_server_exits_with_a_request_under_way_and_keeps_its_lock_until_then(tmp_path):
+    """SIGTERM ends the server even while a request is being received (a wedged one
+    once kept it alive at 100% CPU), and the data dir's lock goes only with the
+    process: a second server must never start beside a first that still runs."""
+    server = ElmrServer(tmp_path / "data", free_port())
+    server.start()
+    host = f"127.0.0.1:{server.port}"
+    try:
+        s3_client(server).create_bucket(Bucket="stopping")
+        headers = signed_headers(server, "PUT", f"http://{host}/stopping/big",
+                                 {"Host": host, "Content-Length": str(64 * 1024 * 1024)},
+                                 content_sha256="UNSIGNED-PAYLOAD")
+        head = "PUT /stopping/big HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as uploading:
+            uploading.sendall(head.encode() + b"x" * (1024 * 1024))
+            staging = server.data_dir / "buckets" / "stopping" / ".elmr" / "staging"
+            wait_for(lambda: any(p.stat().st_size for p in staging.iterdir()), 30, 0.05, "the upload to be under way")
+            lock = server.data_dir / "server.lock"
+            os.kill(server.process.pid, signal.SIGTERM)
+            lock_free_while_alive = []
+
+            def exited() -> bool:
+                alive = server.process.poll() is None
+                if alive and _lock_is_free(lock):
+                    lock_free_while_alive.append(True)
+                return not alive
+
+            wait_for(exited, 60, 0.02, "the server to exit after SIGTERM")
+        assert lock_free_while_alive == []
+        assert _lock_is_free(lock)
+    finally:
+        server.stop_everything()
+
+
+def _lock_is_free(lock: Path) -> bool:
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True

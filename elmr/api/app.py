@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from elmr.api import agent_endpoints, emr_protocol, routes, sigv4
 from elmr.api.file_range import FileRange
+from elmr.api.http_request import MalformedBody
 from elmr.api.operations import EMR_OPERATIONS
 from elmr.api.s3 import S3Api
 from elmr.credentials import RootCredentials
@@ -64,6 +65,10 @@ class ElmrApp:
             response = self._json_family(request, route)
         except EmrError as error:
             response = _json_error(error)
+        except MalformedBody as bad:
+            response = _json_error(ValidationException(bad.message))
+        except TimeoutError:
+            response = _json_error(ValidationException("The request body was not sent within the timeout."))
         except HTTPException as error:  # e.g. body over MAX_BODY_BYTES
             response = _json_error(ValidationException(error.description or str(error)), error.code or 400)
         except Exception:

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from elmr.api import routes, s3_body, s3_subresources, s3_xml, sigv2, sigv4
 from elmr.api.file_range import FileRange
+from elmr.api.http_request import MalformedBody
 from elmr.credentials import RootCredentials
 from elmr.objectstore import multipart, objects, storage
 from elmr.objectstore.conditions import WriteCondition
@@ -21,6 +22,9 @@ from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
 
 log = logging.getLogger("elmr.s3")
+# Where a request's checked SigV4 signature is kept in its WSGI environ: the chunks of
+# a signed aws-chunked body are checked against it as they are read.
+VERIFIED_SIGNATURE = "elmr.sigv4"
 
 
 def _http_date(moment: datetime) -> str:
@@ -37,6 +41,11 @@ def _write_condition(request: Request) -> WriteCondition:
         if header in request.headers:
             raise s3_xml.not_implemented_condition(header)
     return WriteCondition(request.headers.get("If-Match"), if_none_match is not None)
+
+
+def _request_body(request: Request) -> s3_body.RequestBody:
+    return s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ,
+                               request.environ.get(VERIFIED_SIGNATURE))
 
 
 def _user_metadata(request: Request) -> dict:
@@ -63,6 +72,12 @@ class S3Api:
         except S3Error as error:
             details = {"BucketName": bucket, "Key": key, **error.details}
             response = s3_xml.error(error.code, error.message, error.status, ids, details)
+        except MalformedBody as bad:
+            response = s3_xml.error(bad.code, bad.message, 400, ids)
+        except TimeoutError:
+            response = s3_xml.error("RequestTimeout", "Your socket connection to the server was not read from "
+                                    "or written to within the timeout period. Idle connections will be closed.",
+                                    400, ids)
         except HTTPException as error:
             response = s3_xml.error("InvalidRequest", error.description or str(error), error.code or 400, ids)
         except Exception:
@@ -81,7 +96,7 @@ class S3Api:
                                       self.credentials.secret_for, self.ctx.clock())
             return
         content_sha = request.headers.get("X-Amz-Content-SHA256")
-        sigv4.verify_request(
+        request.environ[VERIFIED_SIGNATURE] = sigv4.verify_request(
             method=request.method, raw_path=path, query_string=query_string, headers=request.headers,
             payload_sha256=None if content_sha else sigv4.payload_hash(b""),
             secret_for_key=self.credentials.secret_for, now=self.ctx.clock(), protocol="s3",
@@ -180,7 +195,7 @@ class S3Api:
 
     def _staged_body(self, request: Request, bucket: str):
         """The body decoded into a staging file, verified; (path, md5 hex, size)."""
-        body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
+        body = _request_body(request)
         return storage.write_staged(objects.bucket_dir(self.ctx, bucket), body.chunks, body.observers(),
                                     body.verify, sync=False)  # put_object syncs it
 
@@ -260,7 +275,7 @@ class S3Api:
                     part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, end - start + 1,
                                                  FileRange(opened, start, end))
                 return s3_xml.copy_part_result(part.etag, part.last_modified)
-            body = s3_body.RequestBody(request.headers, request.stream, request.content_length, request.environ)
+            body = _request_body(request)
             part = multipart.upload_part(self.ctx, bucket, upload_id, part_number, body.size, body.chunks,
                                          body.observers(), body.verify)
             return Response(status=200, headers={"ETag": f'"{part.etag}"'})

@@ -32,6 +32,39 @@ class VerifiedRequest:
     service: str
     signed_headers: tuple
     presigned: bool
+    # What the signatures of an aws-chunked body's chunks chain from (ChunkSignatures).
+    signature: str = ""
+    amz_date: str = ""
+    scope: str = ""
+    signing_key: bytes = b""
+
+
+class ChunkSignatures:
+    """The chain of signatures of a body sent as STREAMING-AWS4-HMAC-SHA256-PAYLOAD
+    (S3's signed chunks, what the AWS SDK for Java, and so Hadoop's S3A, sends over
+    plain HTTP): each chunk's signature signs its bytes' SHA-256 and the previous
+    signature, starting from the request's own; the trailer's, if any, signs the
+    trailing headers the same way."""
+
+    def __init__(self, verified: VerifiedRequest):
+        self.verified = verified
+        self.previous = verified.signature
+
+    def _sign(self, kind: str, *hashes: str) -> str:
+        string_to_sign = "\n".join([kind, self.verified.amz_date, self.verified.scope, self.previous, *hashes])
+        return hmac.new(self.verified.signing_key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+    def check_chunk(self, chunk_sha256: str, claimed: str) -> None:
+        self._check(self._sign("AWS4-HMAC-SHA256-PAYLOAD", _EMPTY_SHA256, chunk_sha256), claimed)
+
+    def check_trailer(self, trailer: bytes, claimed: str) -> None:
+        """`trailer`: the trailing header lines as sent, `name:value\n` each."""
+        self._check(self._sign("AWS4-HMAC-SHA256-TRAILER", hashlib.sha256(trailer).hexdigest()), claimed)
+
+    def _check(self, expected: str, claimed: str) -> None:
+        if not signatures_match(expected, claimed):
+            raise _refuse(S3_CODES.bad_signature)
+        self.previous = claimed
 
 
 @dataclass(frozen=True)
@@ -258,10 +291,12 @@ def verify_request(
     if not signatures_match(expected, signed.signature):
         raise _refuse(codes.bad_signature)
     return VerifiedRequest(signed.access_key_id, signed.region, signed.service,
-                           signed.signed_headers, signed.expires_s is not None)
+                           signed.signed_headers, signed.expires_s is not None,
+                           signed.signature, signed.amz_date, scope, key)
 
 
 _LITERAL_PAYLOAD_HASHES = {UNSIGNED_PAYLOAD}
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def signatures_match(expected: str, given: str) -> bool:
