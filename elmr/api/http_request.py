@@ -203,6 +203,7 @@ class ElmrHTTPRequest(HTTPRequest):
                 f"<Message>{escape(problem)}</Message></Error>")
         encoded = body.encode()
         self.close_connection = True
+        self.conn.body_still_arriving = True
         self.conn.wfile.write(
             f"{self.server.protocol} 400 Bad Request\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(encoded)}\r\nConnection: close\r\n\r\n".encode("latin-1") + encoded)
@@ -224,6 +225,8 @@ class ElmrHTTPRequest(HTTPRequest):
         unread (cheroot reads what is left in one call, and ignores chunked rests)."""
         if not self.close_connection and self._unread_body_too_long():
             self.close_connection = True
+            # Unless the client has stopped sending, more of the body may be on its way.
+            self.conn.body_still_arriving = not getattr(self.conn.rfile, "timed_out", False)
         super().send_headers()
 
     def _unread_body_too_long(self) -> bool:

@@ -87,6 +87,13 @@ def make_file(sock: socket.socket, mode: str = "r", bufsize: int = io.DEFAULT_BU
     return SocketReader(sock, mode, bufsize) if "r" in mode else MakeFile(sock, mode, bufsize)
 
 
+# A connection closed with a request body still arriving is read from for this long
+# (and this much) first: closed at once, the kernel answers the client's next bytes
+# with a reset, which can destroy the answer before the client has read it.
+LINGER_S = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
+
+
 class Connection(HTTPConnection):
     """cheroot's connection reading through SocketReader, its requests read by
     http_request.py; TLS adapters bring their own file objects and keep them."""
@@ -95,3 +102,23 @@ class Connection(HTTPConnection):
 
     def __init__(self, server, sock, makefile=MakeFile):
         super().__init__(server, sock, make_file if makefile is MakeFile else makefile)
+        self.body_still_arriving = False  # set by the request that closes the connection
+
+    def close(self) -> None:
+        if self.body_still_arriving and type(self.socket) is socket.socket:
+            self._linger()
+        super().close()
+
+    def _linger(self) -> None:
+        """Send our side's end, then drop what the client still sends, for a while."""
+        deadline = time.monotonic() + LINGER_S
+        with suppress(OSError):
+            self.wfile.flush()
+            self.socket.shutdown(socket.SHUT_WR)
+            dropped = 0
+            while dropped < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                self.socket.settimeout(left)
+                received = self.socket.recv(64 * 1024)
+                if not received:
+                    break
+                dropped += len(received)
