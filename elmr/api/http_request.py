@@ -19,6 +19,7 @@ the parts that let bad clients hurt the server replaced.
 
 import json
 import time
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from cheroot.server import HeaderReader, HTTPRequest, KnownLengthRFile
@@ -136,6 +137,13 @@ class ChunkedBody:
         return not self.finished or bool(self.pending)
 
 
+@dataclass(frozen=True)
+class FramingProblem:
+    message: str
+    status: int = 400
+    s3_code: str = "InvalidArgument"
+
+
 class _FramingHeaderReader(HeaderReader):
     """cheroot's header reader (one per request), noting what is wrong with the
     Content-Length: cheroot keeps the last of two, and answers a malformed one in
@@ -143,17 +151,23 @@ class _FramingHeaderReader(HeaderReader):
 
     def __init__(self):
         self.content_lengths_seen = 0
-        self.problem: str | None = None
+        self.problem: FramingProblem | None = None
 
     def __call__(self, rfile, hdict=None):
         headers = super().__call__(rfile, hdict)
         content_length = headers.get(b"Content-Length")
+        codings = headers.get(b"Transfer-Encoding")
         if self.content_lengths_seen > 1:
-            self.problem = "Content-Length is given more than once."
+            self.problem = FramingProblem("Content-Length is given more than once.")
         elif content_length is not None and not content_length.isdigit():
-            self.problem = f"Content-Length {content_length[:40].decode('latin-1')!r} is not a number of bytes."
-        if self.problem is not None:
-            headers[b"Content-Length"] = b"0"  # refused once the head is read (ElmrHTTPRequest)
+            self.problem = FramingProblem(
+                f"Content-Length {content_length[:40].decode('latin-1')!r} is not a number of bytes.")
+        elif codings is not None and any(c.strip().lower() != b"chunked" for c in codings.split(b",")):
+            self.problem = FramingProblem("A header you provided implies functionality that is not implemented",
+                                          501, "NotImplemented")
+        if self.problem is not None:  # refused once the head is read (ElmrHTTPRequest)
+            headers[b"Content-Length"] = b"0"
+            headers.pop(b"Transfer-Encoding", None)
         return headers
 
     def _allow_header(self, key_name: bytes) -> bool:
@@ -184,28 +198,29 @@ class ElmrHTTPRequest(HTTPRequest):
     def _framing_is_sound(self) -> bool:
         problem = self.header_reader.problem
         if problem is None and b"Content-Length" in self.inheaders and self.chunked_read:
-            problem = "A request may not have both Content-Length and Transfer-Encoding."
+            problem = FramingProblem("A request may not have both Content-Length and Transfer-Encoding.")
         if problem is None:
             return True
         self._refuse_framing(problem)
         return False
 
-    def _refuse_framing(self, problem: str) -> None:
-        """400 in the shape of the request's family (EMR's JSON if it names an
+    def _refuse_framing(self, problem: FramingProblem) -> None:
+        """The refusal in the shape of the request's family (EMR's JSON if it names an
         X-Amz-Target, else S3's XML), and the connection closed: what follows the
         headers cannot be told apart from a next request."""
         if b"X-Amz-Target" in self.inheaders:
             content_type, body = "application/x-amz-json-1.1", json.dumps(
-                {"__type": "ValidationException", "message": problem})
+                {"__type": "ValidationException", "message": problem.message})
         else:
             content_type, body = "application/xml", (
-                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code>'
-                f"<Message>{escape(problem)}</Message></Error>")
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{problem.s3_code}</Code>'
+                f"<Message>{escape(problem.message)}</Message></Error>")
         encoded = body.encode()
+        reason = "Bad Request" if problem.status == 400 else "Not Implemented"
         self.close_connection = True
         self.conn.body_still_arriving = True
         self.conn.wfile.write(
-            f"{self.server.protocol} 400 Bad Request\r\nContent-Type: {content_type}\r\n"
+            f"{self.server.protocol} {problem.status} {reason}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(encoded)}\r\nConnection: close\r\n\r\n".encode("latin-1") + encoded)
 
     def respond(self) -> None:
