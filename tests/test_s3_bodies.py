@@ -367,3 +367,20 @@ def test_fuzzed_headers_and_bodies_get_4xx_store_nothing_and_leave_the_server_an
         assert list((server.data_dir / "buckets" / "fuzz" / ".elmr" / "staging").iterdir()) == []
     finally:
         server.stop_everything()
+
+
+def test_the_checksum_an_object_was_written_with_comes_back_when_asked(s3, bucket):
+    """Kept at write time (sent in a header, in a trailer, or only named), returned
+    with ChecksumMode ENABLED, which botocore then checks the body against."""
+    body = b"checksummed " * 1000
+    s3.put_object(Bucket=bucket, Key="trailer", Body=body, ChecksumAlgorithm="CRC32C")
+    sha256 = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    s3.put_object(Bucket=bucket, Key="header", Body=body, ChecksumSHA256=sha256)
+    got = s3.get_object(Bucket=bucket, Key="trailer", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC32C"] == base64.b64encode(awscrt.checksums.crc32c(body).to_bytes(4, "big")).decode()
+    assert got["Body"].read() == body and got["ChecksumType"] == "FULL_OBJECT"
+    assert s3.head_object(Bucket=bucket, Key="header", ChecksumMode="ENABLED")["ChecksumSHA256"] == sha256
+    ranged = s3.get_object(Bucket=bucket, Key="header", ChecksumMode="ENABLED", Range="bytes=0-9")
+    assert "ChecksumSHA256" not in ranged  # of the whole object only
+    copied = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "header"})
+    assert copied["CopyObjectResult"]["ChecksumSHA256"] == sha256

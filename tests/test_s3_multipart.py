@@ -1,8 +1,10 @@
 """Multipart uploads through real boto3: parts in any order, sent again, completed in
 place or by copy, and large files through s3transfer."""
 
+import base64
 import hashlib
 import os
+import zlib
 
 from boto3.s3.transfer import TransferConfig
 from conftest import code_of
@@ -112,3 +114,62 @@ def test_bodies_past_the_background_flush_size_round_trip_whole(s3, bucket, tmp_
     expected_etag = f'"{hashlib.md5(b"".join(part_md5s)).hexdigest()}-3"'
     assert s3.head_object(Bucket=bucket, Key="big-multipart")["ETag"] == expected_etag
     assert s3.get_object(Bucket=bucket, Key="big-multipart")["Body"].read() == body
+
+
+def test_upload_part_copy_takes_only_a_range_inside_its_source(s3, bucket):
+    source = os.urandom(6 * 1024 * 1024)
+    s3.put_object(Bucket=bucket, Key="src", Body=source)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="copied")["UploadId"]
+    copy = {"Bucket": bucket, "Key": "copied", "UploadId": upload, "CopySource": {"Bucket": bucket, "Key": "src"}}
+    for bad_range in ("bytes=0-", "bytes=-5", "5-10", "bytes=10-5", "bytes=0-99999999", "bytes=a-b"):
+        assert code_of(s3.upload_part_copy, PartNumber=1, CopySourceRange=bad_range, **copy) in (
+            "InvalidArgument", "InvalidRange"), bad_range
+    first = s3.upload_part_copy(PartNumber=1, CopySourceRange=f"bytes=0-{5 * 1024 * 1024 - 1}", **copy)
+    last = s3.upload_part_copy(PartNumber=2, CopySourceRange=f"bytes={5 * 1024 * 1024}-{len(source) - 1}", **copy)
+    s3.complete_multipart_upload(Bucket=bucket, Key="copied", UploadId=upload, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": first["CopyPartResult"]["ETag"]},
+        {"PartNumber": 2, "ETag": last["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket=bucket, Key="copied")["Body"].read() == source
+
+
+def test_a_part_sent_again_replaces_the_earlier_one_whichever_came_first(s3, bucket):
+    """The last part to arrive sets nothing apart: a small last part first (setting
+    the slot size), then the others, then part 1 again; the completion names the
+    bytes sent last."""
+    size = 5 * 1024 * 1024
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="reordered")["UploadId"]
+    bodies = {3: b"short last part", 1: os.urandom(size), 2: os.urandom(size)}
+    etags = {n: s3.upload_part(Bucket=bucket, Key="reordered", UploadId=upload, PartNumber=n, Body=body)["ETag"]
+             for n, body in bodies.items()}
+    bodies[1] = os.urandom(size)
+    stale = etags[1]
+    etags[1] = s3.upload_part(Bucket=bucket, Key="reordered", UploadId=upload, PartNumber=1, Body=bodies[1])["ETag"]
+    assert code_of(s3.complete_multipart_upload, Bucket=bucket, Key="reordered", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": stale}, {"PartNumber": 2, "ETag": etags[2]},
+                  {"PartNumber": 3, "ETag": etags[3]}]}) == "InvalidPart"
+    s3.complete_multipart_upload(Bucket=bucket, Key="reordered", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in (1, 2, 3)]})
+    assert s3.get_object(Bucket=bucket, Key="reordered")["Body"].read() == bodies[1] + bodies[2] + bodies[3]
+
+
+def test_part_checksums_are_echoed_listed_and_make_the_objects(s3, bucket):
+    """An upload created with a ChecksumAlgorithm: each part's checksum comes back with
+    UploadPart and ListParts, and the object keeps the checksum of its parts'
+    checksums (COMPOSITE, `…-N`), returned with ChecksumMode ENABLED."""
+    parts = [os.urandom(5 * 1024 * 1024), b"tail"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="summed", ChecksumAlgorithm="CRC32")["UploadId"]
+    sent = [s3.upload_part(Bucket=bucket, Key="summed", UploadId=upload, PartNumber=n, Body=body,
+                           ChecksumAlgorithm="CRC32") for n, body in enumerate(parts, 1)]
+    crcs = [base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode() for body in parts]
+    assert [answer["ChecksumCRC32"] for answer in sent] == crcs
+    listed = s3.list_parts(Bucket=bucket, Key="summed", UploadId=upload)["Parts"]
+    assert [part["ChecksumCRC32"] for part in listed] == crcs
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="summed", UploadId=upload, MultipartUpload={"Parts": [
+        {"PartNumber": n, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]}
+        for n, answer in enumerate(sent, 1)]})
+    of_checksums = zlib.crc32(b"".join(base64.b64decode(crc) for crc in crcs))
+    expected = f"{base64.b64encode(of_checksums.to_bytes(4, 'big')).decode()}-2"
+    assert done["ChecksumCRC32"] == expected
+    head = s3.head_object(Bucket=bucket, Key="summed", ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC32"], head["ChecksumType"]) == (expected, "COMPOSITE")
+    assert "ChecksumCRC32" not in s3.head_object(Bucket=bucket, Key="summed")

@@ -1,14 +1,17 @@
 """The object store's buckets and objects through real boto3: reads, writes, copies,
 listings, keys, conditions and what Spark leaves in the bucket directories."""
 
+import email.header
 import hashlib
+import http.client
 import os
+import socket
 import struct
 import zlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import code_of, race_to_create, read_while_overwriting
+from conftest import code_of, race_to_create, read_while_overwriting, signed_headers
 
 
 def test_buckets_create_list_head_delete(s3):
@@ -126,26 +129,24 @@ def test_a_symlink_in_the_bucket_dir_does_not_lead_keys_out(server, s3, bucket, 
 
 def test_operations_named_by_a_subresource_elmr_lacks_are_refused_and_change_nothing(s3, bucket):
     """S3's NotImplemented, not the plain operation on the same path: PutObjectAcl
-    taken for a PutObject would empty the object, DeleteBucketTagging taken for a
-    DeleteBucket would delete the (empty) bucket."""
+    granting more than the owner's full control taken for a PutObject would empty the
+    object, DeleteBucketPolicy taken for a DeleteBucket would delete the (empty) bucket."""
     s3.put_object(Bucket=bucket, Key="kept", Body=b"as it was")
     s3.create_bucket(Bucket="empty-but-wanted")
     refused = [
         (s3.put_object_acl, {"Bucket": bucket, "Key": "kept", "ACL": "public-read"}),
-        (s3.put_object_tagging, {"Bucket": bucket, "Key": "kept", "Tagging": {"TagSet": [{"Key": "a", "Value": "b"}]}}),
-        (s3.delete_object_tagging, {"Bucket": bucket, "Key": "kept"}),
-        (s3.get_object_tagging, {"Bucket": bucket, "Key": "kept"}),
-        (s3.get_object, {"Bucket": bucket, "Key": "kept", "PartNumber": 1}),
-        (s3.delete_bucket_tagging, {"Bucket": "empty-but-wanted"}),
+        (s3.put_object_retention, {"Bucket": bucket, "Key": "kept", "Retention": {"Mode": "GOVERNANCE"}}),
+        (s3.get_object_legal_hold, {"Bucket": bucket, "Key": "kept"}),
         (s3.delete_bucket_policy, {"Bucket": "empty-but-wanted"}),
         (s3.put_bucket_policy, {"Bucket": "empty-but-wanted", "Policy": "{}"}),
-        (s3.list_object_versions, {"Bucket": bucket}),
+        (s3.delete_bucket_lifecycle, {"Bucket": "empty-but-wanted"}),
+        (s3.put_bucket_acl, {"Bucket": "empty-but-wanted", "ACL": "public-read-write"}),
     ]
     assert [code_of(call, **params) for call, params in refused] == ["NotImplemented"] * len(refused)
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"as it was"
     s3.head_bucket(Bucket="empty-but-wanted")
-    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)  # never enabled: one version per key
     s3.delete_bucket(Bucket="empty-but-wanted")
+
 
 def test_conditional_writes_happen_only_when_their_condition_holds(server, s3, bucket):
     """If-None-Match `*`: only where no object is; If-Match: only over the ETag named.
@@ -267,3 +268,147 @@ def test_hadoop_checksum_files_are_not_objects_and_go_with_their_object(server, 
     assert not (out / ".part-00001.crc").exists()
     s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "out/_SUCCESS"}, {"Key": "out/part-00000"}]})
     assert not out.exists()
+
+
+def test_the_headers_an_object_is_written_with_come_back(s3, bucket):
+    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    written = {"CacheControl": "max-age=60", "ContentDisposition": 'attachment; filename="r.csv"',
+               "ContentEncoding": "gzip", "ContentLanguage": "fr-CA", "ContentType": "text/csv"}
+    s3.put_object(Bucket=bucket, Key="r.csv", Body=b"a,b\n", Expires=expires, **written)
+    for answer in (s3.head_object(Bucket=bucket, Key="r.csv"), s3.get_object(Bucket=bucket, Key="r.csv")):
+        assert {name: answer[name] for name in written} == written
+        assert answer["ExpiresString"] == "Wed, 02 Jan 2030 03:04:05 GMT"
+    overridden = s3.get_object(Bucket=bucket, Key="r.csv", ResponseContentDisposition="inline",
+                               ResponseContentType="application/octet-stream")
+    assert (overridden["ContentDisposition"], overridden["ContentType"]) == ("inline", "application/octet-stream")
+    s3.copy_object(Bucket=bucket, Key="copied.csv", CopySource={"Bucket": bucket, "Key": "r.csv"})
+    assert s3.head_object(Bucket=bucket, Key="copied.csv")["CacheControl"] == "max-age=60"
+    s3.copy_object(Bucket=bucket, Key="replaced.csv", CopySource={"Bucket": bucket, "Key": "r.csv"},
+                   MetadataDirective="REPLACE", CacheControl="no-cache")
+    replaced = s3.head_object(Bucket=bucket, Key="replaced.csv")
+    assert replaced["CacheControl"] == "no-cache" and "ContentDisposition" not in replaced
+
+
+def test_non_ascii_user_metadata_signs_and_round_trips(server, s3, bucket):
+    """botocore refuses non-ASCII metadata; other clients send it as UTF-8 in the
+    header, signed as such. It is stored as text and sent back as S3 sends it, an
+    RFC 2047 encoded-word."""
+    host = f"127.0.0.1:{server.port}"
+    headers = signed_headers(server, "PUT", f"http://{host}/{bucket}/meta", {
+        "Host": host, "Content-Length": "2", "x-amz-meta-city": "Zürich 東京"}, content_sha256="UNSIGNED-PAYLOAD")
+    head = f"PUT /{bucket}/meta HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(head.encode("utf-8") + b"ok")
+        answer = http.client.HTTPResponse(connection)
+        answer.begin()
+        assert answer.status == 200, answer.read()
+    sent_back = s3.head_object(Bucket=bucket, Key="meta")["Metadata"]["city"]
+    assert str(email.header.make_header(email.header.decode_header(sent_back))) == "Zürich 東京"
+    s3.put_object(Bucket=bucket, Key="encoded", Body=b"", Metadata={"city": sent_back})  # as S3 clients re-send it
+    assert s3.head_object(Bucket=bucket, Key="encoded")["Metadata"]["city"] == sent_back
+
+
+def test_get_and_head_one_part_of_an_object(s3, bucket):
+    parts = [os.urandom(5 * 1024 * 1024), os.urandom(5 * 1024 * 1024), b"the end"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="parted")["UploadId"]
+    etags = [s3.upload_part(Bucket=bucket, Key="parted", UploadId=upload, PartNumber=n, Body=part)["ETag"]
+             for n, part in enumerate(parts, 1)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="parted", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, 1)]})
+    second = s3.get_object(Bucket=bucket, Key="parted", PartNumber=2)
+    assert second["Body"].read() == parts[1] and second["PartsCount"] == 3
+    assert second["ContentRange"] == f"bytes {len(parts[0])}-{len(parts[0]) + len(parts[1]) - 1}/{len(b''.join(parts))}"
+    assert s3.head_object(Bucket=bucket, Key="parted", PartNumber=3)["ContentLength"] == len(b"the end")
+    assert code_of(s3.get_object, Bucket=bucket, Key="parted", PartNumber=4) == "InvalidPartNumber"
+    s3.put_object(Bucket=bucket, Key="whole", Body=b"one part")
+    assert s3.get_object(Bucket=bucket, Key="whole", PartNumber=1)["Body"].read() == b"one part"
+    assert code_of(s3.get_object, Bucket=bucket, Key="whole", PartNumber=2) == "InvalidPartNumber"
+
+
+def test_tags_of_objects_and_buckets(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="tagged", Body=b"x", Tagging="team=ml&stage=raw")
+    assert {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"]} == {
+        "team": "ml", "stage": "raw"}
+    assert s3.get_object(Bucket=bucket, Key="tagged")["TagCount"] == 2
+    s3.put_object_tagging(Bucket=bucket, Key="tagged", Tagging={"TagSet": [{"Key": "only", "Value": "one"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="tagged")
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == []
+    assert s3.get_object(Bucket=bucket, Key="tagged")["Body"].read() == b"x"  # the object itself is untouched
+    assert code_of(s3.get_object_tagging, Bucket=bucket, Key="absent") == "NoSuchKey"
+    assert code_of(s3.put_object, Bucket=bucket, Key="t", Body=b"", Tagging="&".join(f"k{n}=v" for n in range(11))) \
+        == "BadRequest"
+    assert code_of(s3.get_bucket_tagging, Bucket=bucket) == "NoSuchTagSet"
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "cost-center", "Value": "42"}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "cost-center", "Value": "42"}]
+    s3.delete_bucket_tagging(Bucket=bucket)
+    assert code_of(s3.get_bucket_tagging, Bucket=bucket) == "NoSuchTagSet"
+
+
+def test_acls_are_the_owners_full_control(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="acl", Body=b"x")
+    for acl in (s3.get_object_acl(Bucket=bucket, Key="acl"), s3.get_bucket_acl(Bucket=bucket)):
+        assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"]
+        assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
+    s3.put_object_acl(Bucket=bucket, Key="acl", ACL="private")
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]
+    s3.put_object_acl(Bucket=bucket, Key="acl", AccessControlPolicy={"Owner": owner, "Grants": [
+        {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"}]})
+    assert code_of(s3.put_object_acl, Bucket=bucket, Key="acl", ACL="public-read") == "NotImplemented"
+    assert code_of(s3.get_object_acl, Bucket=bucket, Key="absent") == "NoSuchKey"
+
+
+def test_listing_edges(s3, bucket):
+    """MaxKeys=0 (once a 500), an empty ContinuationToken, DeleteObjects of over 1,000
+    keys, ListBuckets a page at a time."""
+    for key in ("a", "b"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    for listing in (s3.list_objects_v2(Bucket=bucket, MaxKeys=0), s3.list_objects(Bucket=bucket, MaxKeys=0),
+                    s3.list_objects_v2(Bucket=bucket, MaxKeys=0, Delimiter="/")):
+        assert "Contents" not in listing and listing["IsTruncated"] is False
+    assert code_of(s3.list_objects_v2, Bucket=bucket, ContinuationToken="") == "InvalidArgument"
+    assert code_of(s3.list_objects_v2, Bucket=bucket, MaxKeys=-1) == "InvalidArgument"
+    too_many = {"Objects": [{"Key": f"k{n}"} for n in range(1001)]}
+    assert code_of(s3.delete_objects, Bucket=bucket, Delete=too_many) == "MalformedXML"
+    for name in ("page-1", "page-2", "page-3"):
+        s3.create_bucket(Bucket=f"{bucket}-{name}")
+    first = s3.list_buckets(Prefix=f"{bucket}-page", MaxBuckets=2)
+    assert [b["Name"] for b in first["Buckets"]] == [f"{bucket}-page-1", f"{bucket}-page-2"]
+    rest = s3.list_buckets(Prefix=f"{bucket}-page", MaxBuckets=2, ContinuationToken=first["ContinuationToken"])
+    assert [b["Name"] for b in rest["Buckets"]] == [f"{bucket}-page-3"] and "ContinuationToken" not in rest
+    everything = [b["Name"] for page in s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 1})
+                  for b in page["Buckets"]]
+    assert {f"{bucket}-page-1", f"{bucket}-page-2", f"{bucket}-page-3", bucket} <= set(everything)
+    for name in ("page-1", "page-2", "page-3"):
+        s3.delete_bucket(Bucket=f"{bucket}-{name}")
+
+
+def test_copy_source_conditions(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="src", Body=b"source")["ETag"]
+    past, future = datetime.now(timezone.utc) - timedelta(days=1), datetime.now(timezone.utc) + timedelta(days=1)
+    source = {"Bucket": bucket, "Key": "src"}
+    refused = [{"CopySourceIfMatch": '"0123"'}, {"CopySourceIfNoneMatch": etag},
+               {"CopySourceIfModifiedSince": future}, {"CopySourceIfUnmodifiedSince": past}]
+    for conditions in refused:
+        assert code_of(s3.copy_object, Bucket=bucket, Key="dst", CopySource=source, **conditions) == \
+            "PreconditionFailed", conditions
+    assert code_of(s3.head_object, Bucket=bucket, Key="dst") == "404"
+    s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, CopySourceIfMatch=etag,
+                   CopySourceIfUnmodifiedSince=future, CopySourceIfModifiedSince=past)
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"source"
+
+
+def test_if_match_and_if_none_match_with_or_without_quotes(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="q", Body=b"quoted")["ETag"]
+    for tag in (etag, etag.strip('"')):
+        assert s3.get_object(Bucket=bucket, Key="q", IfMatch=tag)["Body"].read() == b"quoted"
+        assert s3.head_object(Bucket=bucket, Key="q", IfMatch=tag)["ETag"] == etag
+        assert code_of(s3.get_object, Bucket=bucket, Key="q", IfNoneMatch=tag) == "304"
+        assert code_of(s3.head_object, Bucket=bucket, Key="q", IfNoneMatch=tag) == "304"
+
+
+@pytest.mark.parametrize("name", ["ab", "a" * 64, "-starts", "ends-", "two..dots", "192.168.1.10", "xn--punycode",
+                                  "sthree-bucket", "ends-s3alias", "ends--ol-s3", "UpperCase", "under_score"])
+def test_s3s_bucket_naming_rules(s3, name):
+    assert code_of(s3.create_bucket, Bucket=name) == "InvalidBucketName"

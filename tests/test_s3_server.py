@@ -7,6 +7,7 @@ import os
 import select
 import signal
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -188,16 +189,19 @@ def test_a_stopped_server_exits_with_a_request_under_way_and_keeps_its_lock_unti
             wait_for(lambda: any(p.stat().st_size for p in staging.iterdir()), 30, 0.05, "the upload to be under way")
             lock = server.data_dir / "server.lock"
             os.kill(server.process.pid, signal.SIGTERM)
-            lock_free_while_alive = []
+            lock_freed_while_alive = []
 
             def exited() -> bool:
                 alive = server.process.poll() is None
-                if alive and _lock_is_free(lock):
-                    lock_free_while_alive.append(True)
+                if alive and not lock_freed_while_alive and _lock_is_free(lock):
+                    lock_freed_while_alive.append(time.monotonic())
                 return not alive
 
             wait_for(exited, 60, 0.02, "the server to exit after SIGTERM")
-        assert lock_free_while_alive == []
+            exited_at = time.monotonic()
+        # The kernel frees the lock as the process exits, a moment before it can be
+        # reaped; before the fix it was free for seconds while request threads ran.
+        assert all(exited_at - freed_at < 1.0 for freed_at in lock_freed_while_alive)
         assert _lock_is_free(lock)
     finally:
         server.stop_everything()

@@ -166,14 +166,34 @@ def plain(stream: BinaryIO, length: int) -> Iterator[bytes]:
         yield data
 
 
+def checksum_header(algorithm: str) -> str:
+    """x-amz-checksum-crc32 for CRC32, …: the header (and trailer) of an algorithm."""
+    return f"x-amz-checksum-{algorithm.lower()}"
+
+
+def composite_checksum(algorithm: str, part_values: list[str]) -> str:
+    """S3's checksum of a multipart object built from its parts' (COMPOSITE): the
+    algorithm over the parts' checksums, then `-N`."""
+    checksum = CHECKSUMS[checksum_header(algorithm)]()
+    for value in part_values:
+        checksum.update(base64.b64decode(value))
+    return f"{checksum.b64()}-{len(part_values)}"
+
+
 class BodyCheck:
     """Collects what the headers (and, once read, the trailer) promise of the body,
-    and checks it after the body was written to its staging file."""
+    and checks it after the body was written to its staging file. `wanted`: an
+    algorithm whose checksum is kept with the object even if the request sends none
+    (x-amz-sdk-checksum-algorithm, or the algorithm a multipart upload asked for)."""
 
-    def __init__(self, headers, trailer_names: list[str]):
+    def __init__(self, headers, trailer_names: list[str], wanted: str | None = None):
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.trailers: dict = {}
+        wanted = wanted or self.headers.get("x-amz-sdk-checksum-algorithm")
         names = set(trailer_names) | {n for n in CHECKSUMS if n in self.headers}
+        self.wanted = checksum_header(wanted) if wanted and checksum_header(wanted) in CHECKSUMS else None
+        if self.wanted:
+            names.add(self.wanted)
         self.checksums = {name: CHECKSUMS[name]() for name in names if name in CHECKSUMS}
         # The payload's SHA-256, only when the client signed one (not UNSIGNED-PAYLOAD
         # or STREAMING-…): hashing costs as much as writing the body.
@@ -196,6 +216,16 @@ class BodyCheck:
             raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' "
                           "header does not match what was computed.", 400)
 
+    def stored(self) -> dict | None:
+        """The checksum the object keeps (verified): the one the request sent, or the
+        one it asked for; None without either."""
+        sent = [name for name in self.checksums if self.trailers.get(name) or self.headers.get(name)]
+        name = sent[0] if sent else self.wanted
+        if name is None:
+            return None
+        return {"algorithm": name[len("x-amz-checksum-"):].upper(), "value": self.checksums[name].b64(),
+                "type": "FULL_OBJECT"}
+
 
 class RequestBody:
     """A PUT's body as the object's bytes: `chunks` decoded (plain, aws-chunked, in
@@ -204,11 +234,11 @@ class RequestBody:
     signature, which the chunks of a signed aws-chunked body chain from."""
 
     def __init__(self, headers, stream: BinaryIO, content_length: int | None, environ: dict,
-                 verified: VerifiedRequest | None = None):
+                 verified: VerifiedRequest | None = None, wanted_checksum: str | None = None):
         content_sha = headers.get("X-Amz-Content-SHA256", "")
         chunked = "aws-chunked" in headers.get("Content-Encoding", "") or content_sha.startswith("STREAMING-")
         trailer_names = [n.strip().lower() for n in headers.get("X-Amz-Trailer", "").split(",") if n.strip()]
-        self.check = BodyCheck(headers, trailer_names)
+        self.check = BodyCheck(headers, trailer_names, wanted_checksum)
         if chunked:
             signed = content_sha.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
             if signed and (verified is None or verified.presigned):
@@ -229,6 +259,9 @@ class RequestBody:
         if self.size is not None and size != self.size:
             raise S3Error("IncompleteBody", "The decoded body is not as long as declared.", 400)
         self.check.verify(md5_hex)
+
+    def stored_checksum(self) -> dict | None:
+        return self.check.stored()
 
 
 def _bad_digest(checksum_header: str) -> S3Error:
