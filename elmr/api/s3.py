@@ -112,16 +112,11 @@ def _list_buckets(ctx: StoreContext, request: Request) -> Response:
     args = request.args
     prefix = args.get("prefix", "")
     page_size = _bounded_int(args.get("max-buckets"), "max-buckets", MAX_BUCKETS_PER_PAGE, low=1)
-    after = _decode_name(args.get("continuation-token"))
+    after = s3_xml.decode_token(args.get("continuation-token"))  # the last bucket of the page before
     buckets = [b for b in objects.list_buckets(ctx) if b.name.startswith(prefix) and b.name > after]
     page, more = buckets[:page_size], len(buckets) > page_size
     next_token = s3_xml.encode_token(page[-1].name) if more else None
     return s3_xml.list_buckets(page, prefix, next_token)
-
-
-def _decode_name(token: str | None) -> str:
-    """The bucket name a ListBuckets continuation token holds (the page's last)."""
-    return s3_xml.decode_token(token)
 
 
 def _bounded_int(value: str | None, name: str, high: int, low: int = 0) -> int:

@@ -78,25 +78,25 @@ def put(ctx: StoreContext, request: Request, bucket: str, key: str) -> Response:
 
 
 def open_copy_source(ctx: StoreContext, request: Request):
-    """A copy's source object (checked against the x-amz-copy-source-if-* conditions)
-    and its file, opened; and the version copied."""
-    source_bucket, source_key, source_version = s3_requests.copy_source(request.headers["x-amz-copy-source"])
-    source, opened = objects.open_object(ctx, source_bucket, source_key, source_version)
+    """A copy's source as named ((bucket, key, version id or None)), its object
+    (checked against the x-amz-copy-source-if-* conditions) and its file, opened."""
+    named = s3_requests.copy_source(request.headers["x-amz-copy-source"])
+    source, opened = objects.open_object(ctx, *named)
     try:
         s3_requests.check_copy_source_conditions(request.headers, f'"{source.etag}"', source.last_modified)
     except BaseException:
         opened.close()
         raise
-    return (source_bucket, source_key), source, opened
+    return named, source, opened
 
 
 def copy(ctx: StoreContext, request: Request, bucket: str, key: str) -> Response:
     condition = write_condition(request)
-    (source_bucket, source_key), source, opened = open_copy_source(ctx, request)
+    (source_bucket, source_key, source_version), source, opened = open_copy_source(ctx, request)
     replace = request.headers.get("x-amz-metadata-directive", "COPY") == "REPLACE"
     replace_tags = request.headers.get("x-amz-tagging-directive", "COPY") == "REPLACE"
     with FileRange(opened, 0, source.size - 1) as source_bytes:
-        if source_bucket == bucket and source_key == key and not replace and source.version_id is None:
+        if (source_bucket, source_key) == (bucket, key) and not replace and source_version is None:
             raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy "
                           "an object to itself without changing the object's metadata.", 400)
         given = attributes(request)
