@@ -5,7 +5,8 @@ live under path prefixes of their own, reserved before S3 takes the rest: no buc
 may be named after them (`elmr`, `console`), so no S3 path ever means one of them.
 EMR's JSON protocol is addressed by its `X-Amz-Target` header, whatever the path.
 Everything else is S3's: path-style (`/bucket/key`) or virtual-hosted
-(`bucket.host/key`; a host naming a bucket makes the whole request S3's).
+(`bucket.host/key`: a host naming a bucket makes any other request S3's, whatever
+its path).
 
 An S3 client may still name a reserved bucket (`aws s3 cp f s3://elmr/k`): a request
 under a reserved prefix that is signed for S3 goes to S3, which answers in its own XML
