@@ -4,10 +4,11 @@ same disk as the floor, in one run; and boto3's own upload and download ceilings
 against a server that costs next to nothing (boto3_ceiling.py).
 
 Workloads: N small objects of 64 KiB (operations per second) and one large object
-(MiB per second). The large transfers run in rounds, the floor's, elmr's and the
-ceiling's back to back, since on a shared VM one transfer swings by 10-20% and the
-disk's speed drifts over minutes; each figure is the median of the rounds, each
-ratio the median of the rounds' ratios. Run:
+(MiB per second). Both run in rounds, since on a shared VM one transfer swings by
+10-20% (more when other work shares the machine) and the disk's speed drifts over
+minutes: the small ones, N / rounds objects each, elmr's and moto_server's back to
+back; the large ones, the floor's, elmr's and the ceiling's back to back. Each figure
+is the median of the rounds, each ratio the median of the rounds' ratios. Run:
     .venv/bin/pip install -e '.[bench]'    # moto_server, for the comparison only
     .venv/bin/python bench/s3_throughput.py [--small 1000] [--large-mib 1024] [--repeats 5]
 """
@@ -67,6 +68,18 @@ def small_s3(s3, small: int) -> dict:
         s3.get_object(Bucket="bench", Key=f"small/{n:05d}")["Body"].read()
     get_small = small / (time.monotonic() - started)
     return {"put 64KiB ops/s": put_small, "get 64KiB ops/s": get_small}
+
+
+def small_side_by_side(clients: dict, small: int, repeats: int) -> dict[str, list[dict]]:
+    """`repeats` rounds of small_s3 (`small` objects in all, split between the rounds)
+    against each server in `clients` ({name: client}), back to back, the order
+    reversed every other round. Returns each one's rounds."""
+    rounds = {name: [] for name in clients}
+    sides = list(clients.items())
+    for n in range(repeats):
+        for name, s3 in sides if n % 2 == 0 else reversed(sides):
+            rounds[name].append(small_s3(s3, max(1, small // repeats)))
+    return rounds
 
 
 def small_files(target: Path, small: int) -> dict:
@@ -157,10 +170,11 @@ def _medians(samples: list[dict]) -> dict:
     return {metric: statistics.median(sample[metric] for sample in samples) for metric in samples[0]}
 
 
-def _print_round_ratios(title: str, mine: list[dict], reference: list[dict], metric: str) -> None:
+def _print_round_ratios(title: str, mine: list[dict], reference: list[dict], metric: str,
+                        unit: str = "MiB/s") -> None:
     ratios = [ours[metric] / theirs[metric] for ours, theirs in zip(mine, reference)]
     print(f"{title}, round by round: median {statistics.median(ratios):.2f} ("
-          + ", ".join(f"{ratio:.2f}" for ratio in ratios) + "); reference MiB/s "
+          + ", ".join(f"{ratio:.2f}" for ratio in ratios) + f"); reference {unit} "
           + ", ".join(f"{theirs[metric]:.0f}" for theirs in reference))
 
 
@@ -198,29 +212,30 @@ def main() -> int:
         results["file copy (floor)"] = small_files(scratch / "copies", args.small)
         server = ServerProcess(scratch / "elmr")
         server.start()
+        moto = _start_moto_server(moto_server) if moto_server else None
+        clients = {}
         try:
             bucket_dir = objects.buckets_root(server.data_dir) / "bench"
-            s3 = _client(server.url, server.access_key_id, server.secret_access_key)
-            s3.create_bucket(Bucket="bench")
-            results["elmr"] = small_s3(s3, args.small)
-            rounds = large_side_by_side(s3, large_file, scratch, lambda key: bucket_dir / key, args.repeats)
+            clients["elmr"] = _client(server.url, server.access_key_id, server.secret_access_key)
+            if moto is not None:
+                clients["moto_server"] = _client(f"http://127.0.0.1:{moto[1]}", "x", "y")
+            for s3 in clients.values():
+                s3.create_bucket(Bucket="bench")
+            small_rounds = small_side_by_side(clients, args.small, args.repeats)
+            rounds = large_side_by_side(clients["elmr"], large_file, scratch, lambda key: bucket_dir / key,
+                                        args.repeats)
+            results["elmr"] = _medians(small_rounds["elmr"])
+            if moto is not None:
+                results["moto_server"] = _medians(small_rounds["moto_server"]) | large_s3(
+                    clients["moto_server"], large_file, scratch)
         finally:
             server.stop()
+            if moto is not None:
+                os.killpg(moto[0].pid, signal.SIGTERM)
+                moto[0].wait(30)
         results["file copy (floor)"].update(_medians(rounds["file copy (floor)"]))
         results["elmr"].update(_medians(rounds["elmr"]))
-        if moto_server:
-            port = free_port()
-            moto = subprocess.Popen([moto_server, "-H", "127.0.0.1", "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            try:
-                poll_until(lambda: port_answers(port), 30, what="moto_server")
-                s3 = _client(f"http://127.0.0.1:{port}", "x", "y")
-                s3.create_bucket(Bucket="bench")
-                results["moto_server"] = small_s3(s3, args.small) | large_s3(s3, large_file, scratch)
-            finally:
-                os.killpg(moto.pid, signal.SIGTERM)
-                moto.wait(30)
-        else:
+        if moto is None:
             print("moto_server not found: pip install -e '.[bench]' to compare with it")
     metrics = list(results["elmr"])
     print(f"{'':22}" + "".join(f"{name:>20}" for name in results))
@@ -234,8 +249,17 @@ def main() -> int:
                             metric)
     if "moto_server" in results:
         for metric in ("put 64KiB ops/s", "get 64KiB ops/s"):
-            print(f"elmr {metric} / moto_server: {results['elmr'][metric] / results['moto_server'][metric]:.2f}")
+            _print_round_ratios(f"elmr {metric} / moto_server", small_rounds["elmr"], small_rounds["moto_server"],
+                                metric, "ops/s")
     return 0
+
+
+def _start_moto_server(moto_server: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    moto = subprocess.Popen([moto_server, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    poll_until(lambda: port_answers(port), 30, what="moto_server")
+    return moto, port
 
 
 if __name__ == "__main__":

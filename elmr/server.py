@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cheroot.workers.threadpool import ThreadPool
 from cheroot.wsgi import Server as WSGIServer
 
 from elmr import credentials
-from elmr.api.app import ElmrApp, raw_path
-from elmr.api.s3 import S3Api
+from elmr.api.app import ElmrApp
 from elmr.api.sendfile import SendfileGateway
 from elmr.api.socket_reader import Connection
 from elmr.control.actuator import Actuator
@@ -36,8 +36,17 @@ from elmr.store.db import Store, sqlite_url
 SERVER_INFO_FILE = "server.json"
 LOCK_FILE = "server.lock"
 # Requests served at once: heartbeats of every node, a client's parallel multipart
-# parts, Spark jobs… An idle keep-alive connection holds no thread.
+# parts, Spark jobs… An idle keep-alive connection holds no thread. The pool starts
+# with HTTP_THREADS and grows when every one is busy: a thread waits on each request
+# being received, so clients sending theirs slowly must not keep the others out.
 HTTP_THREADS = 32
+MAX_HTTP_THREADS = 1024
+# How long a request may pause between two reads of its body, and take to send its
+# request line and headers, before it is refused (S3's RequestTimeout); an idle
+# keep-alive connection is closed after as long. S3 allows 20 s.
+REQUEST_TIMEOUT_S = 20.0
+# How long a stopping server waits for the requests under way to finish.
+SHUTDOWN_GRACE_S = 10.0
 # Idle keep-alive connections the server keeps open (an fd each, no thread). Past the
 # limit every response closes its connection, so each client request pays a new
 # connection: cheroot's default of 10 is less than one boto3 client's pool.
@@ -59,6 +68,7 @@ class ServerOptions:
     # A running node whose agent has not reported for this long is lost (None: the
     # control loop's default).
     node_heartbeat_timeout_s: float | None = None
+    request_timeout_s: float = REQUEST_TIMEOUT_S
 
 
 def _configure_logging(data_dir: Path) -> None:
@@ -74,7 +84,7 @@ def _configure_logging(data_dir: Path) -> None:
 def serve(options: ServerOptions) -> None:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    data_dir_lock = _hold_data_dir(data_dir)
+    _hold_data_dir(data_dir)
     _configure_logging(data_dir)
     reclaimed = sweep_staging(buckets_root(data_dir))
     if reclaimed:
@@ -90,8 +100,7 @@ def serve(options: ServerOptions) -> None:
     with store.transaction() as session:
         start_epoch(session, market, ctx.clock())
     app = ElmrApp(ctx, root_credentials)
-    app.s3 = S3Api(ctx, root_credentials, raw_path)
-    http_server = _http_server(options.host, options.port, app)
+    http_server = _http_server(options.host, options.port, app, options.request_timeout_s)
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
     provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
@@ -100,7 +109,7 @@ def serve(options: ServerOptions) -> None:
     loop.start()
     _write_server_info(data_dir, server_url, options.region, options.database_url)
     credentials.write_server_credentials(data_dir, root_credentials)
-    _stop_on_signals(http_server)
+    stopping = _stop_on_signals(http_server)
     log.info("elmr server listening on %s (data dir %s)", server_url, data_dir)
     print(f"elmr server listening on {server_url} (data dir {data_dir})", flush=True)
     try:
@@ -110,8 +119,15 @@ def serve(options: ServerOptions) -> None:
         loop.stop()
         spark_history.stop()
         provider_calls.shutdown(wait=True, cancel_futures=True)
+        finished = stopping.wait_for_requests(http_server.shutdown_timeout + SHUTDOWN_GRACE_S)
         store.close()
-        data_dir_lock.close()
+    if not finished:
+        # A request thread that will not end would keep the process, and with it the
+        # data dir's lock, alive for good: a server that was told to stop must stop.
+        log.error("requests still under way after the shutdown grace period; exiting regardless")
+        logging.shutdown()
+        os._exit(1)
+    # The data dir's lock goes as the process exits, not before (_hold_data_dir).
 
 
 def _control_loop(store: Store, provider, server_url: str, data_dir: Path, options: ServerOptions,
@@ -129,28 +145,50 @@ def _control_loop(store: Store, provider, server_url: str, data_dir: Path, optio
     return loop, provider_calls
 
 
-def _hold_data_dir(data_dir: Path):
+def _hold_data_dir(data_dir: Path) -> None:
     """One server per data dir: two would run two control loops over the same nodes,
     and each one's staging sweep would remove the other's uploads in flight. The lock
-    is the kernel's, so it goes with the process however it ends (kill -9 included)."""
-    handle = open(data_dir / LOCK_FILE, "a")
+    is the kernel's, on a descriptor nothing closes: it goes with the process, however
+    it ends (kill -9 included), and not before (a file object would be closed when
+    collected, as serve() returns, while request threads may still run)."""
+    descriptor = os.open(data_dir / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.close()
+        os.close(descriptor)
         info = read_server_info(data_dir) or {}
         raise SystemExit(f"another elmr server is serving {data_dir} "
                          f"(pid {info.get('pid', '?')}, {info.get('url', '?')}): stop it first") from None
-    return handle
 
 
-def _http_server(host: str, port: int, app) -> WSGIServer:
+class GrowingThreadPool(ThreadPool):
+    """cheroot's worker pool, one more thread whenever a connection is handed over
+    and none is idle (up to `max`). cheroot's pool stays at its minimum: forty clients
+    holding half-sent requests took every thread, and a ListReleaseLabels on the same
+    port waited 5–19 s behind them. Threads are not shrunk back: an idle one costs
+    a blocked thread's stack."""
+
+    def __init__(self, server, **kwargs):
+        super().__init__(server, **kwargs)
+        self._growing = threading.Lock()
+
+    def put(self, connection) -> None:
+        if len(self._threads) < self.max and self.idle <= self._queue.qsize():
+            with self._growing:
+                if len(self._threads) < self.max and self.idle <= self._queue.qsize():
+                    self._threads.append(self._spawn_worker())
+        super().put(connection)
+
+
+def _http_server(host: str, port: int, app, request_timeout_s: float = REQUEST_TIMEOUT_S) -> WSGIServer:
     """Cheroot, a threaded production WSGI server: it keeps HTTP/1.1 connections alive
     (boto3 and the agents reuse theirs; werkzeug's development server closes every
     one) and streams request bodies to the app as they arrive. Bound here, so port 0
     gets a free port before the server URL is handed to anyone."""
-    server = WSGIServer((host, port), app, numthreads=HTTP_THREADS, server_name="elmr")
-    server.ConnectionClass = Connection  # socket_reader.py: faster header reading
+    server = WSGIServer((host, port), app, server_name="elmr", timeout=request_timeout_s)
+    server.requests = GrowingThreadPool(server, min=HTTP_THREADS, max=MAX_HTTP_THREADS)
+    server.head_timeout_s = request_timeout_s  # http_request.py: the request line and headers
+    server.ConnectionClass = Connection  # socket_reader.py, http_request.py: how requests are read
     server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
     server.gateway = SendfileGateway  # sendfile.py: GET bodies sent by the kernel
     server.prepare()
@@ -174,10 +212,30 @@ def read_server_info(data_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _stop_on_signals(http_server) -> None:
+class _Stopping:
+    """The HTTP server's stop, run in a thread of its own when a signal asks for it
+    (it waits for the requests under way; a signal handler must not)."""
+
+    def __init__(self, http_server):
+        self.http_server = http_server
+        self.thread: threading.Thread | None = None
+
+    def start(self, _signum=None, _frame=None) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.http_server.stop, name="elmr-stop", daemon=True)
+            self.thread.start()
+
+    def wait_for_requests(self, timeout_s: float) -> bool:
+        """Whether every request thread has ended within `timeout_s`."""
+        self.start()
+        self.thread.join(timeout_s)
+        return not self.thread.is_alive()
+
+
+def _stop_on_signals(http_server) -> _Stopping:
     """SIGTERM/SIGINT stop serving; the nodes keep running, as after a crash, and
     the next server on this data dir adopts them."""
-    def _shutdown(_signum, _frame):
-        threading.Thread(target=http_server.stop, daemon=True).start()
-    signal.signal(signal.SIGTERM, _shutdown)
-    signal.signal(signal.SIGINT, _shutdown)
+    stopping = _Stopping(http_server)
+    signal.signal(signal.SIGTERM, stopping.start)
+    signal.signal(signal.SIGINT, stopping.start)
+    return stopping

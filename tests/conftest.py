@@ -15,6 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from elmr.launcher import ServerProcess, free_port, poll_until
@@ -156,6 +160,45 @@ def read_while_overwriting(s3, bucket: str, key: str, reads: int = 1200) -> list
             reading.clear()
             for writer in writers:
                 writer.result()
+
+
+def signed_headers(server, method: str, url: str, headers: dict, body: bytes = b"",
+                   content_sha256: str | None = None) -> dict:
+    """SigV4 headers for a request sent by hand, signed by botocore itself (over plain
+    HTTP botocore signs the body's SHA-256 into X-Amz-Content-SHA256; `content_sha256`
+    signs that value instead: UNSIGNED-PAYLOAD, STREAMING-…)."""
+    credentials = Credentials(server.access_key_id, server.secret_access_key)
+    if content_sha256 is None:
+        request = AWSRequest(method=method, url=url, headers=headers, data=body)
+        S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    else:  # botocore's plain signer takes the header as it is (its S3 one replaces it)
+        request = AWSRequest(method=method, url=url, headers={**headers, "X-Amz-Content-SHA256": content_sha256})
+        SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def s3_client(server, **overrides):
+    config = Config(s3={"addressing_style": overrides.pop("addressing", "path")},
+                    retries={"max_attempts": 1})
+    return server.client("s3", config=config, **overrides)
+
+
+@pytest.fixture
+def s3(server):
+    return s3_client(server)
+
+
+@pytest.fixture
+def bucket(s3, request):
+    name = "b-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:12]
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def code_of(call, *args, **kwargs) -> str:
+    with pytest.raises(ClientError) as raised:
+        call(*args, **kwargs)
+    return raised.value.response["Error"]["Code"]
 
 
 @pytest.fixture(scope="session")

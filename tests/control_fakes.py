@@ -222,7 +222,9 @@ class World:
 
     def nodes(self, cluster_id: str, role: str | None = None, live: bool = True) -> list[Instance]:
         with self.store.transaction() as session:
-            query = select(Instance).where(Instance.cluster_id == cluster_id).order_by(Instance.created_at)
+            # Ids break ties of one instant, as the market's newest-first does.
+            query = select(Instance).where(Instance.cluster_id == cluster_id) \
+                .order_by(Instance.created_at, Instance.id)
             if role:
                 query = query.where(Instance.role == role)
             if live:

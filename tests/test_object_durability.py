@@ -21,7 +21,7 @@ def ctx(tmp_path):
 
 def put(ctx, key: str, body: bytes):
     staged, md5_hex, size = storage.write_staged(objects.bucket_dir(ctx, "bucket"), [body], sync=False)
-    return objects.put_object(ctx, "bucket", key, staged, md5_hex, size, None, {})
+    return objects.put_object(ctx, "bucket", key, staged, md5_hex, size)
 
 
 def test_a_put_is_readable_once_put_object_returns(ctx):
@@ -57,7 +57,7 @@ def test_a_version_written_within_the_same_clock_tick_is_told_apart(ctx):
     looked_up = objects.head_object(ctx, "bucket", "k")
     staged, md5_hex, size = storage.write_staged(objects.bucket_dir(ctx, "bucket"), [b"version 2"], sync=False)
     os.utime(staged, ns=(looked_up.mtime_ns, looked_up.mtime_ns))  # the same tick as version 1
-    objects.put_object(ctx, "bucket", "k", staged, md5_hex, size, None, {})
+    objects.put_object(ctx, "bucket", "k", staged, md5_hex, size)
     opened_after = os.stat(looked_up.path)
     assert (opened_after.st_size, opened_after.st_mtime_ns) != (looked_up.size, looked_up.mtime_ns)
     view, handle = objects.open_object(ctx, "bucket", "k")

@@ -1,26 +1,24 @@
-"""The WSGI application every client talks to: EMR's JSON protocol (SigV4 signed),
-the agents' endpoints (node token: heartbeats, log uploads, object downloads), and
-S3 for everything else. Thin by design: decode, authenticate, call one service
-function, encode; every error leaves through `_error_response`."""
+"""The WSGI application every client talks to. routes.py says who answers a request:
+EMR's JSON protocol (SigV4 signed), the agents' endpoints (node token: heartbeats,
+log uploads, object downloads), the console's prefix (not served yet), or S3 for
+everything else. Thin by design: decode, authenticate, call one service function,
+encode. Each family sends its errors in its own shape from one place: the JSON ones
+through `_json_error`, S3's as XML through s3_xml.error (S3Api)."""
 
 import json
 import logging
 import time
+import uuid
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from elmr import admin_protocol
-from elmr.api import admin, emr_protocol, sigv4
+from elmr.api import admin, agent_endpoints, emr_protocol, routes, sigv4
 from elmr.api.file_range import FileRange
-from elmr.api.operations import (
-    AGENT_HEARTBEAT,
-    AGENT_LOGS,
-    AGENT_OBJECT,
-    EMR_OPERATIONS,
-)
+from elmr.api.http_request import MalformedBody
+from elmr.api.operations import EMR_OPERATIONS
+from elmr.api.s3 import S3Api
 from elmr.credentials import RootCredentials
-from elmr.node_protocol import HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
 from elmr.service.context import ServiceContext
 from elmr.service.errors import (
     EmrError,
@@ -33,68 +31,87 @@ log = logging.getLogger("elmr.api")
 MAX_BODY_BYTES = 64 * 1024 * 1024  # EMR requests and log uploads are small; refuse floods early
 
 
+class UnknownOperation(EmrError):
+    """An X-Amz-Target naming no operation of a service elmr speaks."""
+
+    code = "UnknownOperationException"
+    http_status = 400
+
+
+class NotServed(EmrError):
+    """A path under a reserved prefix (routes.py) with nothing there."""
+
+    code = "ResourceNotFoundException"
+    http_status = 404
+
+
 class ElmrApp:
     def __init__(self, ctx: ServiceContext, credentials: RootCredentials):
         self.ctx = ctx
         self.credentials = credentials
-        # The S3 API shares the port: what is neither EMR nor a heartbeat is S3's.
-        self.s3 = None  # set by the object store: a callable Request -> Response
+        self.s3 = S3Api(ctx, credentials)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
-        if "X-Amz-Target" in request.headers or request.path.startswith("/elmr/"):
-            request.max_content_length = MAX_BODY_BYTES  # S3 bodies may be large
         return self.dispatch(request)(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        route = routes.route(request.method, request.path, request.host, request.headers, request.args)
+        if route.endpoint == routes.S3:
+            return self.s3(request)
+        request.max_content_length = MAX_BODY_BYTES  # S3 bodies may be large, these may not
+        request_id = str(uuid.uuid4())
         try:
-            if request.method == "POST" and request.path == HEARTBEAT_PATH:
-                return self._heartbeat(request)
-            if request.method == "POST" and request.path == LOGS_PATH:
-                AGENT_LOGS(self.ctx, request.args.to_dict(), request.get_data())
-                return Response("{}", content_type="application/json")
-            if request.method == "GET" and request.path == OBJECT_PATH:
-                found, opened = AGENT_OBJECT(self.ctx, request.args.to_dict())
-                return Response(FileRange(opened, 0, found.size - 1), direct_passthrough=True,
-                                content_type="application/octet-stream",
-                                headers={"Content-Length": str(found.size)})
-            if request.path.startswith(admin_protocol.PREFIX):
-                return admin.answer(self.ctx, self.credentials, request, raw_path(request))
-            target = request.headers.get("X-Amz-Target", "")
-            if request.method == "POST" and target.startswith(emr_protocol.TARGET_PREFIX):
-                return self._emr(request, target[len(emr_protocol.TARGET_PREFIX):])
-            if self.s3 is not None:
-                return self.s3(request)
-            return _error_response(
-                ValidationException(f"No EMR operation at {request.method} {request.path}"),
-                status=404,
-            )
+            response = self._json_family(request, route)
         except EmrError as error:
-            return _error_response(error)
+            response = _json_error(error)
+        except MalformedBody as bad:
+            response = _json_error(ValidationException(bad.message))
+        except TimeoutError:
+            response = _json_error(ValidationException("The request body was not sent within the timeout."))
         except HTTPException as error:  # e.g. body over MAX_BODY_BYTES
-            return _error_response(ValidationException(error.description or str(error)),
-                                   status=error.code or 400)
+            response = _json_error(ValidationException(error.description or str(error)), error.code or 400)
         except Exception:
-            log.exception("unhandled error answering %s %s", request.method, request.path)
-            return _error_response(InternalServerException(
-                "elmr failed to answer this request; the server log has the details."
-            ))
+            log.exception("unhandled error answering %s %s (request %s)", request.method, request.path, request_id)
+            response = _json_error(InternalServerException(
+                f"elmr failed to answer this request; the server log has the details (request {request_id})."))
+        response.headers["x-amzn-RequestId"] = request_id
+        return response
 
-    def _emr(self, request: Request, operation_name: str) -> Response:
+    def _json_family(self, request: Request, route: routes.Route) -> Response:
+        if route.endpoint == routes.EMR:
+            return self._emr(request, request.headers["X-Amz-Target"])
+        if route.endpoint == routes.ADMIN:
+            return admin.answer(self.ctx, self.credentials, request, routes.raw_path(request))
+        if route.endpoint == routes.AGENT_HEARTBEAT:
+            return _json(agent_endpoints.heartbeat(self.ctx, request.get_data()))
+        if route.endpoint == routes.AGENT_LOGS:
+            agent_endpoints.store_log(self.ctx, request.args.to_dict(), request.get_data())
+            return _json({})
+        if route.endpoint == routes.AGENT_OBJECT:
+            found, opened = agent_endpoints.object_for_node(self.ctx, request.args.to_dict())
+            return Response(FileRange(opened, 0, found.size - 1), direct_passthrough=True,
+                            content_type="application/octet-stream",
+                            headers={"Content-Length": str(found.size)})
+        raise NotServed(f"Nothing is served at {request.path}: the prefix is kept for {route.reserved_for}.")
+
+    def _emr(self, request: Request, target: str) -> Response:
         started = time.monotonic()
         body = request.get_data()
         sigv4.verify_request(
             method=request.method,
-            raw_path=raw_path(request),
-            query_string=request.query_string.decode(),
+            raw_path=routes.raw_path(request),
+            query_string=request.query_string.decode(errors="replace"),
             headers=request.headers,
             payload_sha256=sigv4.payload_hash(body),
             secret_for_key=self.credentials.secret_for,
             now=self.ctx.clock(),
         )
-        operation = emr_protocol.operation_model(operation_name)
-        if operation is None:
-            raise ValidationException(f"Unknown EMR operation {operation_name}")
+        service, _, operation_name = target.partition(".")
+        operation = emr_protocol.operation_model(operation_name) if service + "." == emr_protocol.TARGET_PREFIX \
+            else None
+        if operation is None or request.method != "POST":
+            raise UnknownOperation(f"No operation {target!r} at {request.method} {request.path}.")
         handler = EMR_OPERATIONS.get(operation_name)
         if handler is None:
             raise OperationNotImplemented(operation_name)
@@ -104,27 +121,14 @@ class ElmrApp:
         return Response(emr_protocol.encode_output(operation, answer),
                         content_type=emr_protocol.CONTENT_TYPE)
 
-    def _heartbeat(self, request: Request) -> Response:
-        try:
-            heartbeat = json.loads(request.get_data() or b"{}")
-        except ValueError:
-            raise ValidationException("A heartbeat must be a JSON object.") from None
-        if not isinstance(heartbeat, dict):
-            raise ValidationException("A heartbeat must be a JSON object.")
-        reply = AGENT_HEARTBEAT(self.ctx, heartbeat)
-        return Response(json.dumps(reply), content_type="application/json")
+
+def _json(answer: dict) -> Response:
+    return Response(json.dumps(answer), content_type="application/json")
 
 
-def raw_path(request: Request) -> str:
-    """The path exactly as the client sent it (still URI-encoded), which is what
-    the client signed; werkzeug's request.path is already decoded."""
-    raw_uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if raw_uri:
-        return raw_uri.split("?", 1)[0]
-    return request.environ.get("PATH_INFO", "/")
-
-
-def _error_response(error: EmrError, status: int | None = None) -> Response:
+def _json_error(error: EmrError, status: int | None = None) -> Response:
+    """Every error of the JSON family, as AWS's JSON protocol sends it: `__type` in
+    the body and the x-amzn-ErrorType header (botocore reads the code from either)."""
     return Response(
         emr_protocol.encode_error(error),
         status=status or error.http_status,

@@ -13,8 +13,8 @@ from typing import Iterator
 from cheroot.makefile import StreamReader
 from cheroot.server import KnownLengthRFile
 
+from elmr.api.http_request import cut_short
 from elmr.api.socket_reader import SocketReader
-from elmr.objectstore.errors import S3Error
 
 BUFFER_SIZE = 1024 * 1024
 
@@ -47,8 +47,7 @@ def _chunks(wsgi_input: KnownLengthRFile, reader: StreamReader | SocketReader, l
         while filled < wanted:
             received = reader.raw.readinto(buffer[filled:wanted])
             if not received:
-                raise S3Error("IncompleteBody", "You did not provide the number of bytes specified "
-                              "by the Content-Length HTTP header.", 400)
+                raise cut_short()
             filled += received
         remaining -= filled
         yield buffer[:filled]

@@ -2,9 +2,6 @@
 here to follow a request from the wire to the store."""
 
 from elmr.service import (
-    agent_objects,
-    agent_uploads,
-    agents,
     app_uis,
     auto_scaling,
     block_public_access,
@@ -90,7 +87,3 @@ EMR_OPERATIONS = {
     "ListSessions": sessions.list_sessions,
     "TerminateSession": sessions.terminate_session,
 }
-
-AGENT_HEARTBEAT = agents.record_heartbeat
-AGENT_LOGS = agent_uploads.store_upload
-AGENT_OBJECT = agent_objects.object_for_node

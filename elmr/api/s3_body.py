@@ -14,6 +14,8 @@ from awscrt import checksums
 from zlib_ng import zlib_ng
 
 from elmr.api import cheroot_body
+from elmr.api.http_request import MalformedBody, cut_short
+from elmr.api.sigv4 import ChunkSignatures, VerifiedRequest
 from elmr.objectstore.errors import S3Error
 
 CHUNK = 1024 * 1024
@@ -71,38 +73,87 @@ CHECKSUMS = {
 }
 
 
-def _read_line(stream: BinaryIO) -> bytes:
-    line = stream.readline(64 * 1024)
+MAX_LINE = 4096  # a chunk header (size and signature) or a trailer line
+MAX_TRAILER_LINES = 64
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _line(stream: BinaryIO) -> bytes:
+    line = stream.readline(MAX_LINE + 1)
     if not line.endswith(b"\n"):
-        raise S3Error("IncompleteBody", "The request body ended before its last chunk.", 400)
+        if len(line) > MAX_LINE:
+            raise _malformed("a line is too long")
+        raise cut_short()
     return line.rstrip(b"\r\n")
 
 
-def aws_chunked(stream: BinaryIO, trailers: dict) -> Iterator[bytes]:
-    """Decode `size[;chunk-signature=…]\\r\\n data \\r\\n` chunks; the trailer lines
-    after the zero-size chunk (`x-amz-checksum-crc32:…`) go into `trailers`."""
+def _malformed(what: str) -> MalformedBody:
+    return MalformedBody("InvalidRequest", f"Malformed aws-chunked body: {what}.")
+
+
+def _chunk_header(stream: BinaryIO) -> tuple[int, str | None]:
+    """(the chunk's size, its chunk-signature if it has one) from `size[;chunk-signature=…]`."""
+    size_field, _, extension = _line(stream).partition(b";")
+    size_field = size_field.strip()
+    if not size_field or len(size_field) > 15 or not _HEX_DIGITS.issuperset(size_field):
+        raise _malformed(f"bad chunk size {size_field[:20]!r}")
+    name, _, signature = extension.partition(b"=")
+    signed = name.strip() == b"chunk-signature"
+    return int(size_field, 16), signature.strip().decode("latin-1") if signed else None
+
+
+def aws_chunked(stream: BinaryIO, trailers: dict, signatures: ChunkSignatures | None = None) -> Iterator[bytes]:
+    """Decode `size[;chunk-signature=…]\\r\\n data \\r\\n` chunks, each chunk's signature
+    checked when the body is signed (`signatures`); the trailer lines after the
+    zero-size chunk (`x-amz-checksum-crc32:…`) go into `trailers`."""
     while True:
-        header = _read_line(stream)
-        try:
-            size = int(header.split(b";")[0], 16)
-        except ValueError:
-            raise S3Error("InvalidRequest", "Malformed aws-chunked body.", 400) from None
-        if size == 0:
-            break
+        size, signature = _chunk_header(stream)
+        if signatures is not None and signature is None:
+            raise _malformed("a chunk of a signed body has no chunk-signature")
+        digest = hashlib.sha256() if signatures is not None else None
         remaining = size
         while remaining:
             data = stream.read(min(CHUNK, remaining))
             if not data:
-                raise S3Error("IncompleteBody", "The request body ended inside a chunk.", 400)
+                raise cut_short()
             remaining -= len(data)
+            if digest is not None:
+                digest.update(data)
             yield data
-        _read_line(stream)
-    while True:
-        line = stream.readline(64 * 1024).rstrip(b"\r\n")
+        if size and stream.read(2) != b"\r\n":
+            raise _malformed("a chunk is not followed by CRLF")
+        if signatures is not None:
+            signatures.check_chunk(digest.hexdigest(), signature)
+        if size == 0:
+            break
+    _read_trailer(stream, trailers, signatures)
+
+
+def _read_trailer(stream: BinaryIO, trailers: dict, signatures: ChunkSignatures | None) -> None:
+    """`name:value` lines up to an empty one (or the body's end); a signed body's
+    trailer ends with its own signature (x-amz-trailer-signature)."""
+    signed_lines = b""
+    for _ in range(MAX_TRAILER_LINES):
+        line = stream.readline(MAX_LINE + 1).rstrip(b"\r\n")
         if not line:
+            if signatures is not None and signed_lines:
+                raise _malformed("the trailer has no x-amz-trailer-signature")
             return
-        name, _, value = line.decode().partition(":")
-        trailers[name.strip().lower()] = value.strip()
+        name, _, value = line.decode("latin-1").partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if name == "x-amz-trailer-signature" and signatures is not None:
+            signatures.check_trailer(signed_lines, value)
+            signed_lines = b""
+            continue
+        signed_lines += f"{name}:{value}\n".encode("latin-1")
+        trailers[name] = value
+    raise _malformed("the trailer is too long")
+
+
+def until_the_end(stream: BinaryIO) -> Iterator[bytes]:
+    """A body whose length the request does not say (Transfer-Encoding: chunked)."""
+    while data := stream.read(CHUNK):
+        yield data
 
 
 def plain(stream: BinaryIO, length: int) -> Iterator[bytes]:
@@ -110,20 +161,39 @@ def plain(stream: BinaryIO, length: int) -> Iterator[bytes]:
     while remaining > 0:
         data = stream.read(min(CHUNK, remaining))
         if not data:
-            raise S3Error("IncompleteBody", "You did not provide the number of bytes specified "
-                          "by the Content-Length HTTP header.", 400)
+            raise cut_short()
         remaining -= len(data)
         yield data
 
 
+def checksum_header(algorithm: str) -> str:
+    """x-amz-checksum-crc32 for CRC32, …: the header (and trailer) of an algorithm."""
+    return f"x-amz-checksum-{algorithm.lower()}"
+
+
+def composite_checksum(algorithm: str, part_values: list[str]) -> str:
+    """S3's checksum of a multipart object built from its parts' (COMPOSITE): the
+    algorithm over the parts' checksums, then `-N`."""
+    checksum = CHECKSUMS[checksum_header(algorithm)]()
+    for value in part_values:
+        checksum.update(base64.b64decode(value))
+    return f"{checksum.b64()}-{len(part_values)}"
+
+
 class BodyCheck:
     """Collects what the headers (and, once read, the trailer) promise of the body,
-    and checks it after the body was written to its staging file."""
+    and checks it after the body was written to its staging file. `wanted`: an
+    algorithm whose checksum is kept with the object even if the request sends none
+    (x-amz-sdk-checksum-algorithm, or the algorithm a multipart upload asked for)."""
 
-    def __init__(self, headers, trailer_names: list[str]):
+    def __init__(self, headers, trailer_names: list[str], wanted: str | None = None):
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.trailers: dict = {}
+        wanted = wanted or self.headers.get("x-amz-sdk-checksum-algorithm")
         names = set(trailer_names) | {n for n in CHECKSUMS if n in self.headers}
+        self.wanted = checksum_header(wanted) if wanted and checksum_header(wanted) in CHECKSUMS else None
+        if self.wanted:
+            names.add(self.wanted)
         self.checksums = {name: CHECKSUMS[name]() for name in names if name in CHECKSUMS}
         # The payload's SHA-256, only when the client signed one (not UNSIGNED-PAYLOAD
         # or STREAMING-…): hashing costs as much as writing the body.
@@ -146,21 +216,38 @@ class BodyCheck:
             raise S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' "
                           "header does not match what was computed.", 400)
 
+    def stored(self) -> dict | None:
+        """The checksum the object keeps (verified): the one the request sent, or the
+        one it asked for; None without either."""
+        sent = [name for name in self.checksums if self.trailers.get(name) or self.headers.get(name)]
+        name = sent[0] if sent else self.wanted
+        if name is None:
+            return None
+        return {"algorithm": name[len("x-amz-checksum-"):].upper(), "value": self.checksums[name].b64(),
+                "type": "FULL_OBJECT"}
+
 
 class RequestBody:
-    """A PUT's body as the object's bytes: `chunks` decoded (plain or aws-chunked),
-    `size` as the request declares it (None if it does not), and `verify` to call once
-    they were all written."""
+    """A PUT's body as the object's bytes: `chunks` decoded (plain, aws-chunked, in
+    HTTP chunks or not), `size` as the request declares it (None if it does not), and
+    `verify` to call once they were all written. `verified`: the request's checked
+    signature, which the chunks of a signed aws-chunked body chain from."""
 
-    def __init__(self, headers, stream: BinaryIO, content_length: int | None, environ: dict):
+    def __init__(self, headers, stream: BinaryIO, content_length: int | None, environ: dict,
+                 verified: VerifiedRequest | None = None, wanted_checksum: str | None = None):
         content_sha = headers.get("X-Amz-Content-SHA256", "")
         chunked = "aws-chunked" in headers.get("Content-Encoding", "") or content_sha.startswith("STREAMING-")
         trailer_names = [n.strip().lower() for n in headers.get("X-Amz-Trailer", "").split(",") if n.strip()]
-        self.check = BodyCheck(headers, trailer_names)
+        self.check = BodyCheck(headers, trailer_names, wanted_checksum)
         if chunked:
-            self.chunks = aws_chunked(stream, self.check.trailers)
+            signed = content_sha.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+            if signed and (verified is None or verified.presigned):
+                raise _malformed("a signed chunked body needs a signed Authorization header")
+            self.chunks = aws_chunked(stream, self.check.trailers, ChunkSignatures(verified) if signed else None)
             decoded = headers.get("X-Amz-Decoded-Content-Length", "")
             self.size = int(decoded) if decoded.isdigit() else None
+        elif content_length is None and environ.get("wsgi.input_terminated"):
+            self.size, self.chunks = None, until_the_end(stream)  # Transfer-Encoding: chunked
         else:
             self.size = content_length or 0
             self.chunks = cheroot_body.socket_chunks(environ, self.size) or plain(stream, self.size)
@@ -172,6 +259,9 @@ class RequestBody:
         if self.size is not None and size != self.size:
             raise S3Error("IncompleteBody", "The decoded body is not as long as declared.", 400)
         self.check.verify(md5_hex)
+
+    def stored_checksum(self) -> dict | None:
+        return self.check.stored()
 
 
 def _bad_digest(checksum_header: str) -> S3Error:

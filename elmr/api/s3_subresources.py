@@ -15,7 +15,11 @@ from elmr.objectstore.errors import S3Error
 # The subresources elmr answers, by method and level (bucket or object).
 ANSWERED = frozenset({
     ("GET", "bucket", "location"), ("GET", "bucket", "list-type"), ("GET", "bucket", "uploads"),
-    ("GET", "bucket", "versioning"), ("POST", "bucket", "delete"), ("POST", "object", "uploads"),
+    ("GET", "bucket", "versioning"), ("PUT", "bucket", "versioning"), ("GET", "bucket", "versions"),
+    ("POST", "bucket", "delete"), ("POST", "object", "uploads"),
+    ("GET", "bucket", "tagging"), ("PUT", "bucket", "tagging"), ("DELETE", "bucket", "tagging"),
+    ("GET", "object", "tagging"), ("PUT", "object", "tagging"), ("DELETE", "object", "tagging"),
+    ("GET", "bucket", "acl"), ("PUT", "bucket", "acl"), ("GET", "object", "acl"), ("PUT", "object", "acl"),
 })
 
 
@@ -38,9 +42,7 @@ def _operations_by_subresource() -> dict[tuple[str, str, str], str]:
 def refusal(method: str, has_key: bool, query_names) -> S3Error | None:
     """S3's error for a request naming a subresource elmr does not answer: the
     operation it names is not implemented, or there is no such operation (`DELETE
-    /bucket?uploads`). GetObject or HeadObject of one part (`?partNumber=N`) is one
-    not implemented too: answered as a plain GetObject, it would hand out the whole
-    object."""
+    /bucket?uploads`)."""
     level = "object" if has_key else "bucket"
     operations = _operations_by_subresource()
     for name in query_names:
@@ -50,8 +52,6 @@ def refusal(method: str, has_key: bool, query_names) -> S3Error | None:
         if operation is None:
             return S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
         return _not_implemented(operation)
-    if has_key and method in ("GET", "HEAD") and "partNumber" in query_names and "uploadId" not in query_names:
-        return _not_implemented(f"{'GetObject' if method == 'GET' else 'HeadObject'} with a PartNumber")
     return None
 
 

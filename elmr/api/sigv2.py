@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from botocore.auth import HmacV1Auth
 
+from elmr.api.sigv4 import signatures_match
 from elmr.service.errors import AuthError
 
 
@@ -52,7 +53,7 @@ def verify_presigned_v2(method: str, raw_path: str, query_string: str, headers,
         _resource(raw_path, pairs),
     ])
     expected = base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()).decode()
-    if not hmac.compare_digest(expected, query["Signature"]):
+    if not signatures_match(expected, query["Signature"]):
         raise AuthError("SignatureDoesNotMatch", "The request signature we calculated does not match "
                         "the signature you provided. Check your key and signing method.", 403)
     return query["AWSAccessKeyId"]

@@ -20,6 +20,7 @@ from elmr.service.errors import AuthError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+MAX_PRESIGNED_EXPIRES_S = 7 * 24 * 3600  # a presigned URL lives a week at most, as on AWS
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -31,6 +32,39 @@ class VerifiedRequest:
     service: str
     signed_headers: tuple
     presigned: bool
+    # What the signatures of an aws-chunked body's chunks chain from (ChunkSignatures).
+    signature: str = ""
+    amz_date: str = ""
+    scope: str = ""
+    signing_key: bytes = b""
+
+
+class ChunkSignatures:
+    """The chain of signatures of a body sent as STREAMING-AWS4-HMAC-SHA256-PAYLOAD
+    (S3's signed chunks, what the AWS SDK for Java, and so Hadoop's S3A, sends over
+    plain HTTP): each chunk's signature signs its bytes' SHA-256 and the previous
+    signature, starting from the request's own; the trailer's, if any, signs the
+    trailing headers the same way."""
+
+    def __init__(self, verified: VerifiedRequest):
+        self.verified = verified
+        self.previous = verified.signature
+
+    def _sign(self, kind: str, *hashes: str) -> str:
+        string_to_sign = "\n".join([kind, self.verified.amz_date, self.verified.scope, self.previous, *hashes])
+        return hmac.new(self.verified.signing_key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+    def check_chunk(self, chunk_sha256: str, claimed: str) -> None:
+        self._check(self._sign("AWS4-HMAC-SHA256-PAYLOAD", _EMPTY_SHA256, chunk_sha256), claimed)
+
+    def check_trailer(self, trailer: bytes, claimed: str) -> None:
+        """`trailer`: the trailing header lines as sent, `name:value\n` each."""
+        self._check(self._sign("AWS4-HMAC-SHA256-TRAILER", hashlib.sha256(trailer).hexdigest()), claimed)
+
+    def _check(self, expected: str, claimed: str) -> None:
+        if not signatures_match(expected, claimed):
+            raise _refuse(S3_CODES.bad_signature)
+        self.previous = claimed
 
 
 @dataclass(frozen=True)
@@ -42,11 +76,14 @@ class _Codes:
     bad_signature: tuple
     malformed: tuple
     expired: tuple
+    bad_query: tuple  # a presigned query's own parameters
 
 
+# AWS's JSON protocol: 403 for a request without credentials or with a key nobody has
+# (the code as botocore reads it from `__type`), 400 for a malformed or wrong signature.
 JSON_CODES = _Codes(
-    missing=("MissingAuthenticationTokenException", 400, "Missing Authentication Token"),
-    unknown_key=("UnrecognizedClientException", 400,
+    missing=("MissingAuthenticationTokenException", 403, "Missing Authentication Token"),
+    unknown_key=("UnrecognizedClientException", 403,
                  "The security token included in the request is invalid."),
     bad_signature=("InvalidSignatureException", 400,
                    "The request signature we calculated does not match the signature you "
@@ -54,6 +91,7 @@ JSON_CODES = _Codes(
                    "the service documentation for details."),
     malformed=("IncompleteSignatureException", 400, "The request signature is malformed: "),
     expired=("InvalidSignatureException", 400, "Signature expired: "),
+    bad_query=("IncompleteSignatureException", 400, "The request signature is malformed: "),
 )
 S3_CODES = _Codes(
     missing=("AccessDenied", 403, "Access Denied"),
@@ -65,6 +103,7 @@ S3_CODES = _Codes(
     malformed=("AuthorizationHeaderMalformed", 400, "The authorization header is malformed: "),
     expired=("RequestTimeTooSkewed", 403,
              "The difference between the request time and the current time is too large: "),
+    bad_query=("AuthorizationQueryParametersError", 400, ""),
 )
 
 
@@ -100,6 +139,17 @@ def _canonical_query(pairs: list[tuple[str, str]]) -> str:
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
+def _as_sent(value: str) -> str:
+    """A header value as the bytes the client sent and signed: WSGI hands each byte as
+    a latin-1 character, and a client sending UTF-8 (non-ASCII user metadata) signed
+    the UTF-8. Undecodable bytes are kept as surrogates, so that encoding the
+    canonical request gives them back."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # not from WSGI: already text
+        return value
+
+
 def _canonical_headers(headers, signed: tuple) -> str:
     # Indexed in one pass: werkzeug's EnvironHeaders.getlist walks the whole WSGI
     # environ for every name asked: a signature check took ~320 µs with it, ~140 without.
@@ -109,7 +159,7 @@ def _canonical_headers(headers, signed: tuple) -> str:
     lines = []
     for name in signed:
         values = values_by_name.get(name, [])
-        lines.append(f"{name}:{','.join(' '.join(v.split()) for v in values)}\n")
+        lines.append(f"{name}:{','.join(' '.join(_as_sent(v).split()) for v in values)}\n")
     return "".join(lines)
 
 
@@ -158,7 +208,12 @@ def _from_query(query: dict, codes: _Codes) -> _Signed:
     try:
         expires = int(query.get("X-Amz-Expires", "0"))
     except ValueError:
-        raise _refuse(codes.malformed, "X-Amz-Expires is not a number") from None
+        raise _refuse(codes.bad_query, "X-Amz-Expires should be a number") from None
+    if expires < 0:
+        raise _refuse(codes.bad_query, "X-Amz-Expires must be non-negative")
+    if expires > MAX_PRESIGNED_EXPIRES_S:
+        raise _refuse(codes.bad_query, f"X-Amz-Expires must be less than a week (in seconds) that is "
+                                       f"{MAX_PRESIGNED_EXPIRES_S}")
     return _signed_from(query.get("X-Amz-Credential"), query.get("X-Amz-SignedHeaders"),
                         query.get("X-Amz-Signature"), query.get("X-Amz-Date", ""), expires, codes)
 
@@ -179,7 +234,7 @@ def _check_time(signed: _Signed, now: datetime, codes: _Codes) -> None:
     except ValueError:
         raise _refuse(codes.malformed, f"bad X-Amz-Date '{signed.amz_date}'") from None
     if signed.expires_s is not None:
-        if now > signed_at + timedelta(seconds=signed.expires_s):
+        if now - signed_at > timedelta(seconds=signed.expires_s):  # (never past datetime.max)
             raise AuthError("AccessDenied", "Request has expired", 403)
         return
     if abs(now - signed_at) > MAX_CLOCK_SKEW:
@@ -240,14 +295,22 @@ def verify_request(
     scope = f"{signed.date}/{signed.region}/{signed.service}/aws4_request"
     string_to_sign = "\n".join([
         ALGORITHM, signed.amz_date, scope,
-        hashlib.sha256(canonical_request.encode()).hexdigest(),
+        hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest(),
     ])
     key = _signing_key(secret, signed.date, signed.region, signed.service)
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signed.signature):
+    if not signatures_match(expected, signed.signature):
         raise _refuse(codes.bad_signature)
     return VerifiedRequest(signed.access_key_id, signed.region, signed.service,
-                           signed.signed_headers, signed.expires_s is not None)
+                           signed.signed_headers, signed.expires_s is not None,
+                           signed.signature, signed.amz_date, scope, key)
 
 
 _LITERAL_PAYLOAD_HASHES = {UNSIGNED_PAYLOAD}
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def signatures_match(expected: str, given: str) -> bool:
+    """In constant time; a signature sent with characters no signature has is simply
+    wrong (compare_digest refuses non-ASCII strings with a TypeError)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))

@@ -9,3 +9,4 @@ class S3Error(Exception):
         self.message = message
         self.status = status
         self.details = details  # BucketName, Key… echoed in the error body
+        self.headers: dict = {}  # sent with the error (x-amz-delete-marker…)

@@ -70,9 +70,19 @@ def _resolves_inside(bucket_dir: Path, path: Path) -> bool:
     return bucket_dir.resolve() in path.resolve().parents
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
 def encoded_path(bucket_dir: Path, key: str) -> Path:
-    digest = hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).hexdigest()
+    digest = _digest(key)
     return bucket_dir / INTERNAL_DIR / "objects" / digest[:2] / digest
+
+
+def version_path(bucket_dir: Path, key: str, version_id: str) -> Path:
+    """Where a noncurrent version of the key keeps its bytes (a versioned bucket)."""
+    digest = _digest(key)
+    return bucket_dir / INTERNAL_DIR / "versions" / digest[:2] / digest / version_id
 
 
 def staging_dir(bucket_dir: Path) -> Path:

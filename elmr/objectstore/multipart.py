@@ -24,8 +24,8 @@ from sqlalchemy import select, update
 
 from elmr.objectstore import keys, objects, storage
 from elmr.objectstore.conditions import NO_CONDITION, WriteCondition
+from elmr.objectstore.context import StoreContext
 from elmr.objectstore.errors import S3Error
-from elmr.service.context import ServiceContext
 from elmr.store.object_models import MultipartUpload, UploadedPart
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # every part but the last, as S3 requires
@@ -70,7 +70,7 @@ class _SlotWriters:
 _slot_writers = _SlotWriters()
 
 
-def _upload_dir(ctx: ServiceContext, bucket: str, upload_id: str) -> Path:
+def _upload_dir(ctx: StoreContext, bucket: str, upload_id: str) -> Path:
     return keys.uploads_dir(objects.bucket_dir(ctx, bucket)) / upload_id
 
 
@@ -79,7 +79,7 @@ def _no_such_upload(upload_id: str) -> S3Error:
                    "invalid, or the upload may have been aborted or completed.", 404, UploadId=upload_id)
 
 
-def require_upload(ctx: ServiceContext, bucket: str, upload_id: str) -> MultipartUpload:
+def require_upload(ctx: StoreContext, bucket: str, upload_id: str) -> MultipartUpload:
     with ctx.store.transaction() as session:
         upload = session.get(MultipartUpload, upload_id)
         if upload is None or upload.bucket != bucket:
@@ -87,23 +87,29 @@ def require_upload(ctx: ServiceContext, bucket: str, upload_id: str) -> Multipar
         return upload
 
 
-def create(ctx: ServiceContext, bucket: str, key: str, content_type: str | None, user_metadata: dict) -> str:
+def create(ctx: StoreContext, bucket: str, key: str, attributes: objects.Attributes,
+           checksum_algorithm: str | None = None, checksum_type: str | None = None) -> str:
+    """A new upload; the object it completes gets `attributes` (and a checksum of
+    `checksum_algorithm`, of `checksum_type`, where the upload asks for one)."""
     objects.head_bucket(ctx, bucket)
     upload_id = secrets.token_urlsafe(32)
     with ctx.store.transaction() as session:
         session.add(MultipartUpload(upload_id=upload_id, bucket=bucket, key=key,
-                                    content_type=content_type or objects.DEFAULT_CONTENT_TYPE,
-                                    user_metadata=user_metadata, created_at=ctx.clock()))
+                                    content_type=attributes.content_type or objects.DEFAULT_CONTENT_TYPE,
+                                    user_metadata=attributes.user_metadata, headers=attributes.headers,
+                                    tags=attributes.tags, checksum_algorithm=checksum_algorithm,
+                                    checksum_type=checksum_type, created_at=ctx.clock()))
     _upload_dir(ctx, bucket, upload_id).mkdir(parents=True, exist_ok=True)
     return upload_id
 
 
-def upload_part(ctx: ServiceContext, bucket: str, upload_id: str, number: int, size: int | None,
+def upload_part(ctx: StoreContext, bucket: str, upload_id: str, number: int, size: int | None,
                 chunks: Iterable[bytes], observers=(), verify: Callable[[str, int], None] = lambda *_: None,
-                ) -> UploadedPart:
+                checksum: Callable[[], dict | None] = lambda: None) -> UploadedPart:
     """Write a part's bytes (`size` of them, when the request says) and record it;
-    `verify(md5_hex, size)` raises if the body is not what the request promised. A
-    part sent again replaces the earlier one (a retried part)."""
+    `verify(md5_hex, size)` raises if the body is not what the request promised, and
+    `checksum()` gives the part's checksum to keep, once it is written. A part sent
+    again replaces the earlier one (a retried part)."""
     require_upload(ctx, bucket, upload_id)
     directory = _upload_dir(ctx, bucket, upload_id)
     offset = _claim_slot(ctx, upload_id, number, size)
@@ -112,16 +118,16 @@ def upload_part(ctx: ServiceContext, bucket: str, upload_id: str, number: int, s
                                                         verify)
         own_file = f"{number}-{secrets.token_hex(8)}"
         os.replace(staged, directory / own_file)
-        return _record_part(ctx, directory, upload_id, number, md5_hex, written, own_file)
+        return _record_part(ctx, directory, upload_id, number, md5_hex, written, own_file, checksum())
     try:
         md5_hex, written = storage.write_at(directory / ASSEMBLY_FILE, offset, size, chunks, observers)
         verify(md5_hex, written)
-        return _record_part(ctx, directory, upload_id, number, md5_hex, written, None)
+        return _record_part(ctx, directory, upload_id, number, md5_hex, written, None, checksum())
     finally:
         _slot_writers.release(upload_id, number)
 
 
-def _claim_slot(ctx: ServiceContext, upload_id: str, number: int, size: int | None) -> int | None:
+def _claim_slot(ctx: StoreContext, upload_id: str, number: int, size: int | None) -> int | None:
     """The offset to write this part at in the assembly file, or None if it needs a
     file of its own. The first part to arrive sets the slot size."""
     if size is None:
@@ -138,31 +144,32 @@ def _claim_slot(ctx: ServiceContext, upload_id: str, number: int, size: int | No
     return (number - 1) * slot_size
 
 
-def _record_part(ctx: ServiceContext, directory: Path, upload_id: str, number: int, md5_hex: str,
-                 size: int, own_file: str | None) -> UploadedPart:
+def _record_part(ctx: StoreContext, directory: Path, upload_id: str, number: int, md5_hex: str,
+                 size: int, own_file: str | None, checksum: dict | None) -> UploadedPart:
     with ctx.store.transaction() as session:
         part = session.get(UploadedPart, (upload_id, number))
         replaced_file = part.own_file if part is not None else None
         part = part or UploadedPart(upload_id=upload_id, part_number=number)
         part.etag, part.size, part.last_modified, part.own_file = md5_hex, size, ctx.clock(), own_file
+        part.checksum = checksum
         session.merge(part)
     if replaced_file is not None and replaced_file != own_file:
         (directory / replaced_file).unlink(missing_ok=True)
     return part
 
 
-def list_parts(ctx: ServiceContext, bucket: str, upload_id: str) -> list[UploadedPart]:
+def list_parts(ctx: StoreContext, bucket: str, upload_id: str) -> list[UploadedPart]:
     require_upload(ctx, bucket, upload_id)
     return _parts(ctx, upload_id)
 
 
-def _parts(ctx: ServiceContext, upload_id: str) -> list[UploadedPart]:
+def _parts(ctx: StoreContext, upload_id: str) -> list[UploadedPart]:
     with ctx.store.transaction() as session:
         return session.scalars(select(UploadedPart).where(UploadedPart.upload_id == upload_id)
                                .order_by(UploadedPart.part_number)).all()
 
 
-def list_uploads(ctx: ServiceContext, bucket: str, prefix: str) -> list[MultipartUpload]:
+def list_uploads(ctx: StoreContext, bucket: str, prefix: str) -> list[MultipartUpload]:
     objects.head_bucket(ctx, bucket)
     with ctx.store.transaction() as session:
         return session.scalars(select(MultipartUpload).where(
@@ -190,16 +197,20 @@ def _checked_parts(stored: dict, requested: list[tuple[int, str]]) -> list[Uploa
     return chosen
 
 
-def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]],
+def complete(ctx: StoreContext, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]],
              condition: WriteCondition = NO_CONDITION,
-             verify_object: Callable[[Path], None] | None = None) -> objects.ObjectView:
+             verify_object: Callable[[Path], None] | None = None,
+             checksum_of: Callable[[MultipartUpload, list[UploadedPart]], dict | None] = lambda *_: None,
+             ) -> objects.ObjectView:
     """The object from the chosen parts, if `condition` holds and `verify_object`
     (given the assembled file: a checksum of the whole object) does not raise; the
-    upload goes with it. Refused (a part missing, a condition failed, a checksum that
-    does not match), the upload stays as it was."""
+    upload goes with it. `checksum_of(upload, chosen parts)` gives the object's
+    checksum to keep (and may refuse the parts). Refused (a part missing, a condition
+    failed, a checksum that does not match), the upload stays as it was."""
     upload = require_upload(ctx, bucket, upload_id)
     stored = {part.part_number: part for part in _parts(ctx, upload_id)}
     chosen = _checked_parts(stored, requested)
+    checksum = checksum_of(upload, chosen)
     objects.check_key(key)
     objects.check_condition(ctx, bucket, key, condition)
     directory = _upload_dir(ctx, bucket, upload_id)
@@ -214,8 +225,10 @@ def complete(ctx: ServiceContext, bucket: str, key: str, upload_id: str, request
         if verify_object is not None:
             _verify_staged(staged, verify_object)
         combined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
-        view = objects.put_object(ctx, bucket, key, staged, "", size, upload.content_type,
-                                  upload.user_metadata, etag=f"{combined}-{len(chosen)}", condition=condition)
+        attributes = objects.Attributes(upload.content_type, upload.user_metadata, upload.headers, checksum,
+                                        upload.tags, [part.size for part in chosen])
+        view = objects.put_object(ctx, bucket, key, staged, "", size, attributes,
+                                  etag=f"{combined}-{len(chosen)}", condition=condition)
         if in_place:  # the object's bytes now: no part written after the unseal may reach them
             assembly.unlink()
     finally:
@@ -256,12 +269,12 @@ def _extent(directory: Path, upload: MultipartUpload, part: UploadedPart) -> sto
     return storage.Extent(directory / ASSEMBLY_FILE, (part.part_number - 1) * upload.slot_size, part.size)
 
 
-def abort(ctx: ServiceContext, bucket: str, upload_id: str) -> None:
+def abort(ctx: StoreContext, bucket: str, upload_id: str) -> None:
     require_upload(ctx, bucket, upload_id)
     _forget(ctx, bucket, upload_id)
 
 
-def _forget(ctx: ServiceContext, bucket: str, upload_id: str) -> None:
+def _forget(ctx: StoreContext, bucket: str, upload_id: str) -> None:
     with ctx.store.transaction() as session:
         for part in session.scalars(select(UploadedPart).where(UploadedPart.upload_id == upload_id)):
             session.delete(part)

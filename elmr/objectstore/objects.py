@@ -4,23 +4,40 @@ and size from the file) the first time it is listed or read."""
 
 import hashlib
 import os
-import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 
-from elmr.objectstore import conditions, keys, storage
+from elmr.objectstore import bucket_naming, conditions, keys, storage, versions
 from elmr.objectstore.conditions import NO_CONDITION, WriteCondition
+from elmr.objectstore.context import StoreContext
 from elmr.objectstore.errors import S3Error
-from elmr.service.context import ServiceContext
+from elmr.objectstore.versions import Version
 from elmr.store.object_models import Bucket, StoredObject
 
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """What a write says of an object besides its bytes, all sent back by GET and
+    HEAD: its content type, user metadata, the headers S3 keeps (Cache-Control,
+    Content-Disposition, Content-Encoding, Content-Language, Expires), its checksum
+    ({"algorithm", "value", "type"}), tags, and a multipart object's part sizes."""
+
+    content_type: str | None = None
+    user_metadata: dict = field(default_factory=dict)
+    headers: dict | None = None
+    checksum: dict | None = None
+    tags: dict | None = None
+    part_sizes: list | None = None
+
+
+NO_ATTRIBUTES = Attributes()
 
 
 def buckets_root(data_dir: Path) -> Path:
@@ -28,7 +45,7 @@ def buckets_root(data_dir: Path) -> Path:
     return Path(data_dir) / "buckets"
 
 
-def bucket_dir(ctx: ServiceContext, bucket: str) -> Path:
+def bucket_dir(ctx: StoreContext, bucket: str) -> Path:
     return buckets_root(ctx.data_dir) / bucket
 
 
@@ -43,9 +60,8 @@ def _require_bucket(session, bucket: str) -> Bucket:
     return found
 
 
-def create_bucket(ctx: ServiceContext, bucket: str) -> None:
-    if not _BUCKET_NAME.match(bucket) or ".." in bucket:
-        raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket)
+def create_bucket(ctx: StoreContext, bucket: str) -> None:
+    bucket_naming.check(bucket)
     with ctx.store.transaction() as session:
         if session.get(Bucket, bucket) is not None:
             raise S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named "
@@ -54,31 +70,45 @@ def create_bucket(ctx: ServiceContext, bucket: str) -> None:
         keys.staging_dir(bucket_dir(ctx, bucket)).mkdir(parents=True, exist_ok=True)
 
 
-def head_bucket(ctx: ServiceContext, bucket: str) -> None:
+def head_bucket(ctx: StoreContext, bucket: str) -> Bucket:
     with ctx.store.transaction() as session:
-        _require_bucket(session, bucket)
+        return _require_bucket(session, bucket)
 
 
-def bucket_dir_exists(ctx: ServiceContext, bucket: str) -> None:
+def set_versioning(ctx: StoreContext, bucket: str, status: str) -> None:
+    """PutBucketVersioning: Enabled or Suspended (a bucket never goes back to
+    unversioned, as in S3)."""
+    if status not in (versions.ENABLED, versions.SUSPENDED):
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                      "against our published schema.", 400)
+    with ctx.store.transaction() as session:
+        _require_bucket(session, bucket).versioning = status
+
+
+def set_bucket_tags(ctx: StoreContext, bucket: str, tags: dict | None) -> None:
+    with ctx.store.transaction() as session:
+        _require_bucket(session, bucket).tags = tags
+
+
+def bucket_dir_exists(ctx: StoreContext, bucket: str) -> None:
     """NoSuchBucket unless the bucket's directory is there: a check without a
     transaction, before a body is staged; the store stays the authority when the
     object is recorded."""
-    if not _BUCKET_NAME.match(bucket) or not keys.staging_dir(bucket_dir(ctx, bucket)).is_dir():
+    if not bucket_naming.is_valid(bucket) or not keys.staging_dir(bucket_dir(ctx, bucket)).is_dir():
         raise _no_such_bucket(bucket)
 
 
-def list_buckets(ctx: ServiceContext) -> list[Bucket]:
+def list_buckets(ctx: StoreContext) -> list[Bucket]:
     with ctx.store.transaction() as session:
         return session.scalars(select(Bucket).order_by(Bucket.name)).all()
 
 
-def bucket_names(ctx: ServiceContext) -> list[str]:
-    return [b.name for b in list_buckets(ctx)]
-
-
-def delete_bucket(ctx: ServiceContext, bucket: str) -> None:
-    """Only an empty bucket (in-progress uploads are aborted with it, as in S3)."""
-    if list_objects(ctx, bucket, max_keys=1).contents:
+def delete_bucket(ctx: StoreContext, bucket: str) -> None:
+    """Only an empty bucket, with no versions kept either (in-progress uploads are
+    aborted with it, as in S3)."""
+    with ctx.store.transaction() as session:
+        kept = versions.any_in(session.connection(), bucket)
+    if kept or list_objects(ctx, bucket, max_keys=1).contents:
         raise S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
                       BucketName=bucket)
     with ctx.store.transaction() as session:
@@ -95,7 +125,7 @@ def _path_at(directory: Path, key: str, location: str) -> Path | None:
     return keys.plain_path(directory, key) if location == "plain" else keys.encoded_path(directory, key)
 
 
-def _file_of(ctx: ServiceContext, bucket: str, key: str, recorded_location: str | None) -> tuple[Path, str] | None:
+def _file_of(ctx: StoreContext, bucket: str, key: str, recorded_location: str | None) -> tuple[Path, str] | None:
     directory = bucket_dir(ctx, bucket)
     candidates = []
     if recorded_location is not None:
@@ -119,6 +149,7 @@ def _fresh_row(session, bucket: str, key: str, path: Path, location: str, row: S
     row.etag, row.size, row.location = storage.file_md5(path), file_stat.st_size, location
     row.last_modified = datetime.fromtimestamp(file_stat.st_mtime, timezone.utc)
     row.file_mtime_ns = file_stat.st_mtime_ns
+    row.checksum = row.part_sizes = None  # they were of the bytes the file held before
     return row
 
 
@@ -132,41 +163,77 @@ class ObjectView:
     last_modified: datetime
     path: Path
     mtime_ns: int  # the file's, when these were recorded: a file with another is not this object
+    version_id: str | None = None  # None: the version S3 calls "null"
+    headers: dict | None = None
+    checksum: dict | None = None
+    tags: dict | None = None
+    part_sizes: list | None = None
 
 
 def _view(row, path: Path) -> ObjectView:
     """From a StoredObject, or a Core row of its columns."""
     return ObjectView(row.key, row.etag, row.size, row.content_type, dict(row.user_metadata),
-                      row.last_modified, path, row.file_mtime_ns)
+                      row.last_modified, path, row.file_mtime_ns, row.version_id, row.headers, row.checksum,
+                      row.tags, row.part_sizes)
 
 
-def head_object(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
-    """The object's metadata and file. Most objects have a row that matches their file:
-    one Core query answers (a GET of a small object spent half its server time in two
-    ORM lookups). A file without a row, or changed under it, takes the path that writes."""
+def head_object(ctx: StoreContext, bucket: str, key: str, version_id: str | None = None) -> ObjectView:
+    """The object's metadata and file (of the version named, else the current one).
+    Most objects have a row that matches their file: one Core query answers (a GET of
+    a small object spent half its server time in two ORM lookups). A file without a
+    row, or changed under it, takes the path that writes."""
     with ctx.store.core_transaction() as connection:
         found = connection.execute(_BUCKET_AND_OBJECT_ROW, {"b_bucket": bucket, "b_key": key}).first()
     if found is None:
         raise _no_such_bucket(bucket)
+    if version_id is not None and version_id != versions.wire_id(found.version_id):
+        return _noncurrent_version(ctx, bucket, key, version_id)
     if found.location is not None:
         view = _view_if_unchanged(ctx, found)
         if view is not None:
             return view
-    return _head_object_recording(ctx, bucket, key)
+    view = _head_object_recording(ctx, bucket, key)
+    if version_id is not None and version_id != versions.wire_id(view.version_id):
+        return _noncurrent_version(ctx, bucket, key, version_id)
+    return view
+
+
+def _noncurrent_version(ctx: StoreContext, bucket: str, key: str, version_id: str) -> ObjectView:
+    """A version kept when the key was written again or deleted (a versioned bucket)."""
+    versions.check_version_id(version_id)
+    with ctx.store.core_transaction() as connection:
+        version = versions.find(connection, bucket, key, version_id)
+    if version is None:
+        raise S3Error("NoSuchVersion", "The specified version does not exist.", 404, Key=key, VersionId=version_id)
+    if version.delete_marker:
+        refused = S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405,
+                          Method="GET", ResourceType="DeleteMarker")
+        refused.headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version_id}
+        raise refused
+    path = versions.file_of(bucket_dir(ctx, bucket), version)
+    try:
+        mtime_ns = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise S3Error("NoSuchVersion", "The specified version does not exist.", 404, Key=key,
+                      VersionId=version_id) from None
+    return ObjectView(key, version.etag, version.size, version.content_type, version.user_metadata,
+                      version.last_modified, path, mtime_ns, version_id, version.headers, version.checksum,
+                      version.tags, version.part_sizes)
 
 
 # Lookups an open_object makes before giving up on an object rewritten under it.
 _OPEN_ATTEMPTS = 5
 
 
-def open_object(ctx: ServiceContext, bucket: str, key: str) -> tuple[ObjectView, BinaryIO]:
+def open_object(ctx: StoreContext, bucket: str, key: str, version_id: str | None = None,
+                ) -> tuple[ObjectView, BinaryIO]:
     """The object's metadata and its file, opened: what is read from the handle is the
     object the metadata describes, even if a PUT replaces the object meanwhile (the
     handle keeps the file it opened). Opened by path after the lookup, the file could
     already be the next object: its bytes would go out under the old ETag and length.
     A file replaced between the lookup and the open is looked up again."""
     for _ in range(_OPEN_ATTEMPTS):
-        view = head_object(ctx, bucket, key)
+        view = head_object(ctx, bucket, key, version_id)
         try:
             handle = open(view.path, "rb")  # noqa: SIM115 (the caller gets it, and closes it)
         except FileNotFoundError:
@@ -178,7 +245,7 @@ def open_object(ctx: ServiceContext, bucket: str, key: str) -> tuple[ObjectView,
     raise S3Error("SlowDown", "Please reduce your request rate.", 503, Key=key)
 
 
-def _view_if_unchanged(ctx: ServiceContext, row) -> ObjectView | None:
+def _view_if_unchanged(ctx: StoreContext, row) -> ObjectView | None:
     """The view of a recorded object whose file is still the one recorded, else None."""
     path = _path_at(bucket_dir(ctx, row.bucket), row.key, row.location)
     try:
@@ -191,24 +258,28 @@ def _view_if_unchanged(ctx: ServiceContext, row) -> ObjectView | None:
     return _view(row, path)
 
 
-def _head_object_recording(ctx: ServiceContext, bucket: str, key: str) -> ObjectView:
+def _head_object_recording(ctx: StoreContext, bucket: str, key: str) -> ObjectView:
     """head_object for a file the store has no up-to-date row of: the row is written
     (or removed, if the file went away). A writer of the key like put_object: a PUT
     that has placed its file but not yet recorded it is waited for."""
     with ctx.store.transaction() as session:
-        _require_bucket(session, bucket)
+        versioning = _require_bucket(session, bucket).versioning
         _one_writer_of_the_key(session.connection(), bucket, key)
         row = session.get(StoredObject, (bucket, key))
         found = _file_of(ctx, bucket, key, row.location if row else None)
         if found is None:
             if row is not None:
                 session.delete(row)  # the file went away (deleted through Spark)
-            raise S3Error("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+            missing = S3Error("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+            latest = versions.newest(session.connection(), bucket, key) if versioning else None
+            if latest is not None and latest.delete_marker:
+                missing.headers = {"x-amz-delete-marker": "true", "x-amz-version-id": latest.version_id}
+            raise missing
         path, location = found
         return _view(_fresh_row(session, bucket, key, path, location, row), path)
 
 
-def check_condition(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition) -> None:
+def check_condition(ctx: StoreContext, bucket: str, key: str, condition: WriteCondition) -> None:
     """Whether `condition` holds now, before a costly write that put_object will check
     it for again (a multipart completion's assembly)."""
     if condition:
@@ -229,13 +300,23 @@ def check_key(key: str) -> None:
         raise S3Error("KeyTooLongError", str(invalid), 400, Key=key) from None
 
 
-def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
-               content_type: str | None, user_metadata: dict, etag: str | None = None,
+def put_bytes(ctx: StoreContext, bucket: str, key: str, data: bytes, content_type: str | None = None) -> ObjectView:
+    """Store `data` as `key` in one call (what the server itself writes: a node's
+    logs under an s3:// LogUri). NoSuchBucket, and nothing written, unless the bucket
+    exists."""
+    bucket_dir_exists(ctx, bucket)
+    staged, md5_hex, size = storage.write_staged(bucket_dir(ctx, bucket), [data], sync=False)
+    return put_object(ctx, bucket, key, staged, md5_hex, size, Attributes(content_type))
+
+
+def put_object(ctx: StoreContext, bucket: str, key: str, staged: Path, md5_hex: str, size: int,
+               attributes: Attributes = NO_ATTRIBUTES, etag: str | None = None,
                condition: WriteCondition = NO_CONDITION) -> ObjectView:
     """Place a staged file as `key` and record it (etag: multipart's own), if
-    `condition` holds for the object there. The file is made durable here, in the
-    background while the transaction begins and looks up the key, and before it is
-    renamed into place. The staged file is gone when this returns or raises."""
+    `condition` holds for the object there; in a versioned bucket, the object it
+    replaces is kept as a version. The file is made durable here, in the background
+    while the transaction begins and looks up the key, and before it is renamed into
+    place. The staged file is gone when this returns or raises."""
     try:
         check_key(key)
     except S3Error:
@@ -244,8 +325,8 @@ def put_object(ctx: ServiceContext, bucket: str, key: str, staged: Path, md5_hex
     synced = storage.sync_in_background(staged)
     try:
         with ctx.store.core_transaction() as connection:
-            return _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, content_type,
-                               user_metadata, etag, condition)
+            return _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, attributes, etag,
+                               condition)
     finally:
         staged.unlink(missing_ok=True)  # placed already, unless recording failed
 
@@ -257,13 +338,15 @@ _objects_table, _buckets_table = StoredObject.__table__, Bucket.__table__
 _OBJECT_KEY = (_objects_table.c.bucket == bindparam("b_bucket"), _objects_table.c.key == bindparam("b_key"))
 # One query for both: a row if the bucket exists, its object's columns None if the key is new.
 _BUCKET_AND_OBJECT_ROW = (
-    select(_buckets_table.c.name.label("bucket_name"), *_objects_table.c)
+    select(_buckets_table.c.name.label("bucket_name"), _buckets_table.c.versioning.label("versioning"),
+           *_objects_table.c)
     .select_from(_buckets_table.outerjoin(_objects_table, and_(_objects_table.c.bucket == _buckets_table.c.name,
                                                                *_OBJECT_KEY)))
     .where(_buckets_table.c.name == bindparam("b_bucket"))
 )
 _INSERT_OBJECT = insert(_objects_table)
 _UPDATE_OBJECT = update(_objects_table).where(*_OBJECT_KEY)
+_DELETE_OBJECT = delete(_objects_table).where(*_OBJECT_KEY)
 
 
 def _one_writer_of_the_key(connection, bucket: str, key: str) -> None:
@@ -276,32 +359,68 @@ def _one_writer_of_the_key(connection, bucket: str, key: str) -> None:
         connection.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
-def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, content_type, user_metadata, etag,
+def _record_put(ctx, connection, bucket, key, staged, synced, md5_hex, size, attributes: Attributes, etag,
                 condition: WriteCondition):
-    """put_object's unit of work: the file moved into place and its row written."""
+    """put_object's unit of work: the file moved into place and its row written, the
+    object replaced kept as a version where the bucket's versioning says so."""
     object_key = {"b_bucket": bucket, "b_key": key}
     _one_writer_of_the_key(connection, bucket, key)
     found = connection.execute(_BUCKET_AND_OBJECT_ROW, object_key).first()
     if found is None:
         raise _no_such_bucket(bucket)
-    old_location = found.location
-    old_file = _file_of(ctx, bucket, key, old_location)
+    directory = bucket_dir(ctx, bucket)
+    old_file = _file_of(ctx, bucket, key, found.location)
     if condition:
         condition.check(conditions.current_etag(found, old_file[0] if old_file else None))
     synced.result()  # on the disk before it becomes the object
-    written = storage.place(bucket_dir(ctx, bucket), key, staged, _mtime_ns(old_file[0]) if old_file else None)
+    replaced_mtime_ns = _mtime_ns(old_file[0]) if old_file else None
+    if found.versioning is not None:
+        _keep_replaced_version(connection, directory, bucket, key, found, old_file)
+    written = storage.place(directory, key, staged, replaced_mtime_ns)
     if old_file is not None and old_file[0] != written.path:
-        storage.remove(bucket_dir(ctx, bucket), old_file[0])
+        storage.remove(directory, old_file[0])
     last_modified = datetime.fromtimestamp(written.mtime_ns / 1e9, timezone.utc)
     values = dict(etag=etag or md5_hex, size=size, location=written.location,
-                  content_type=content_type or DEFAULT_CONTENT_TYPE, user_metadata=user_metadata,
-                  last_modified=last_modified, file_mtime_ns=written.mtime_ns)
-    if old_location is None:
+                  content_type=attributes.content_type or DEFAULT_CONTENT_TYPE,
+                  user_metadata=attributes.user_metadata, last_modified=last_modified,
+                  file_mtime_ns=written.mtime_ns, headers=attributes.headers, checksum=attributes.checksum,
+                  tags=attributes.tags, part_sizes=attributes.part_sizes,
+                  version_id=versions.new_id() if found.versioning == versions.ENABLED else None)
+    if found.location is None:
         connection.execute(_INSERT_OBJECT, {"bucket": bucket, "key": key, **values})
     else:
         connection.execute(_UPDATE_OBJECT, {**object_key, **values})
-    return ObjectView(key, values["etag"], size, values["content_type"], dict(user_metadata), last_modified,
-                      written.path, written.mtime_ns)
+    return ObjectView(key, values["etag"], size, values["content_type"], dict(attributes.user_metadata),
+                      last_modified, written.path, written.mtime_ns, values["version_id"], attributes.headers,
+                      attributes.checksum, attributes.tags, attributes.part_sizes)
+
+
+def _keep_replaced_version(connection, directory: Path, bucket: str, key: str, found, old_file) -> None:
+    """Before a write to a versioned bucket's key: the object there becomes its newest
+    noncurrent version (with versioning suspended, unless it is the null version,
+    which the write replaces: there is one null version of a key)."""
+    if found.versioning == versions.SUSPENDED:
+        versions.forget(connection, directory, bucket, key, versions.NULL)
+    if old_file is None or (found.versioning == versions.SUSPENDED and found.version_id is None):
+        return
+    versions.keep(connection, directory, bucket, _as_version(key, found, old_file[0]), old_file[0])
+
+
+def _as_version(key: str, found, path: Path) -> Version:
+    """The current object (its row, `found`, and file) as a version to keep."""
+    if found.location is not None and (found.size, found.file_mtime_ns) == _size_and_mtime(path):
+        return Version(key, versions.wire_id(found.version_id), False, found.etag, found.size, found.content_type,
+                       dict(found.user_metadata), found.last_modified, found.headers, found.checksum, found.tags,
+                       found.part_sizes)
+    file_stat = path.stat()  # written by Spark: what the file says
+    return Version(key, versions.wire_id(found.version_id), False, storage.file_md5(path), file_stat.st_size,
+                   found.content_type or DEFAULT_CONTENT_TYPE, dict(found.user_metadata or {}),
+                   datetime.fromtimestamp(file_stat.st_mtime, timezone.utc))
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    file_stat = path.stat()
+    return file_stat.st_size, file_stat.st_mtime_ns
 
 
 def _mtime_ns(path: Path) -> int | None:
@@ -311,20 +430,91 @@ def _mtime_ns(path: Path) -> int | None:
         return None
 
 
-def delete_object(ctx: ServiceContext, bucket: str, key: str, condition: WriteCondition = NO_CONDITION) -> None:
-    """Idempotent, as in S3: deleting a missing key succeeds (unless `condition`
-    asks for an object there)."""
-    with ctx.store.transaction() as session:
-        _require_bucket(session, bucket)
-        _one_writer_of_the_key(session.connection(), bucket, key)
-        row = session.get(StoredObject, (bucket, key))
-        found = _file_of(ctx, bucket, key, row.location if row else None)
-        if condition:
-            condition.check(conditions.current_etag(row, found[0] if found else None))
-        if found is not None:
-            storage.remove(bucket_dir(ctx, bucket), found[0])
-        if row is not None:
-            session.delete(row)
+@dataclass(frozen=True)
+class Deleted:
+    """What a delete did: the version it removed or the delete marker it made."""
+
+    version_id: str | None = None
+    delete_marker: bool = False
+
+
+def delete_object(ctx: StoreContext, bucket: str, key: str, condition: WriteCondition = NO_CONDITION,
+                  version_id: str | None = None) -> Deleted:
+    """DeleteObject. Of the current object (no `version_id`): idempotent, as in S3 (a
+    missing key is deleted, unless `condition` asks for an object there); in a
+    versioned bucket it leaves a delete marker and keeps the object as a version. Of
+    one version: that version goes for good, and if it was the current object, the
+    newest version kept becomes the current one again."""
+    versions.check_version_id(version_id)
+    with ctx.store.core_transaction() as connection:
+        _one_writer_of_the_key(connection, bucket, key)
+        found = connection.execute(_BUCKET_AND_OBJECT_ROW, {"b_bucket": bucket, "b_key": key}).first()
+        if found is None:
+            raise _no_such_bucket(bucket)
+        current = _file_of(ctx, bucket, key, found.location)
+        current_id = versions.wire_id(found.version_id) if current is not None else None
+        if version_id is None or version_id == current_id:
+            if condition:
+                condition.check(conditions.current_etag(found if found.location else None,
+                                                        current[0] if current else None))
+            if version_id is None and found.versioning is not None:
+                return _delete_leaving_a_marker(ctx, connection, bucket, key, found, current)
+            _remove_current(ctx, connection, bucket, key, found, current)
+            if version_id is not None:
+                _make_newest_version_current(ctx, connection, bucket, key)
+            return Deleted(version_id)
+        forgotten = versions.forget(connection, bucket_dir(ctx, bucket), bucket, key, version_id)
+        if forgotten is not None and forgotten.delete_marker and current is None:
+            _make_newest_version_current(ctx, connection, bucket, key)
+        return Deleted(version_id, bool(forgotten and forgotten.delete_marker))
+
+
+def _remove_current(ctx: StoreContext, connection, bucket: str, key: str, found, current) -> None:
+    if current is not None:
+        storage.remove(bucket_dir(ctx, bucket), current[0])
+    if found.location is not None:
+        connection.execute(_DELETE_OBJECT, {"b_bucket": bucket, "b_key": key})
+
+
+def _delete_leaving_a_marker(ctx: StoreContext, connection, bucket: str, key: str, found, current) -> Deleted:
+    directory = bucket_dir(ctx, bucket)
+    _keep_replaced_version(connection, directory, bucket, key, found, current)
+    _remove_current(ctx, connection, bucket, key, found, current)
+    marker_id = versions.new_id() if found.versioning == versions.ENABLED else versions.NULL
+    versions.keep(connection, directory, bucket, Version(key, marker_id, True, "", 0, DEFAULT_CONTENT_TYPE, {},
+                                                         ctx.clock()), None)
+    return Deleted(marker_id, True)
+
+
+def _make_newest_version_current(ctx: StoreContext, connection, bucket: str, key: str) -> None:
+    """The key's newest version kept becomes its current object again (unless it is a
+    delete marker: then the key stays deleted)."""
+    directory = bucket_dir(ctx, bucket)
+    latest = versions.newest(connection, bucket, key)
+    if latest is None or latest.delete_marker:
+        return
+    written = storage.place(directory, key, versions.file_of(directory, latest))
+    versions.forget(connection, directory, bucket, key, latest.version_id)
+    connection.execute(_INSERT_OBJECT, {
+        "bucket": bucket, "key": key, "etag": latest.etag, "size": latest.size, "location": written.location,
+        "content_type": latest.content_type, "user_metadata": latest.user_metadata,
+        "last_modified": latest.last_modified, "file_mtime_ns": written.mtime_ns, "headers": latest.headers,
+        "checksum": latest.checksum, "tags": latest.tags, "part_sizes": latest.part_sizes,
+        "version_id": None if latest.version_id == versions.NULL else latest.version_id})
+
+
+def set_object_tags(ctx: StoreContext, bucket: str, key: str, version_id: str | None, tags: dict | None) -> str | None:
+    """Put/DeleteObjectTagging; the version tagged."""
+    view = head_object(ctx, bucket, key, version_id)
+    with ctx.store.core_transaction() as connection:
+        _one_writer_of_the_key(connection, bucket, key)
+        current = connection.execute(_BUCKET_AND_OBJECT_ROW, {"b_bucket": bucket, "b_key": key}).first()
+        if current.location is not None and current.version_id == view.version_id:
+            connection.execute(update(_objects_table).where(*_OBJECT_KEY).values(tags=tags),
+                               {"b_bucket": bucket, "b_key": key})
+        else:
+            versions.set_tags(connection, bucket, key, versions.wire_id(view.version_id), tags)
+    return view.version_id
 
 
 @dataclass
@@ -335,7 +525,7 @@ class Listing:
     last_key: str | None  # the last key or prefix handed out (for the next marker)
 
 
-def _all_keys(ctx: ServiceContext, session, bucket: str) -> dict[str, tuple[Path, str]]:
+def _all_keys(ctx: StoreContext, session, bucket: str) -> dict[str, tuple[Path, str]]:
     directory = bucket_dir(ctx, bucket)
     found = {key: (path, "plain") for key, path in storage.plain_files(directory)}
     encoded = session.scalars(select(StoredObject).where(
@@ -347,10 +537,12 @@ def _all_keys(ctx: ServiceContext, session, bucket: str) -> dict[str, tuple[Path
     return found
 
 
-def list_objects(ctx: ServiceContext, bucket: str, prefix: str = "", delimiter: str = "",
+def list_objects(ctx: StoreContext, bucket: str, prefix: str = "", delimiter: str = "",
                  after: str = "", max_keys: int = 1000) -> Listing:
     with ctx.store.transaction() as session:
         _require_bucket(session, bucket)
+        if max_keys <= 0:
+            return Listing([], [], False, None)  # S3's answer to MaxKeys=0: nothing, and nothing more
         files = _all_keys(ctx, session, bucket)
         rows = {row.key: row for row in session.scalars(
             select(StoredObject).where(StoredObject.bucket == bucket, StoredObject.key.startswith(prefix)))}
