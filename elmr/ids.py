@@ -34,3 +34,12 @@ def ec2_instance_id() -> str:
 
 def agent_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def temporary_access_key_id() -> str:
+    """Shaped like AWS's temporary keys (ASIA…), which SDKs pair with a session token."""
+    return "ASIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+
+
+def secret_access_key() -> str:
+    return secrets.token_urlsafe(30)[:40]

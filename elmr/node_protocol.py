@@ -5,8 +5,8 @@ Launch
 ------
 A node provider creates the node directory, writes `NODE_SPEC_FILE` in it (JSON, mode
 0600, the fields of `NodeSpec`) and starts `python -m elmr.agent --node-dir DIR` as
-the leader of a new process group. Everything the agent starts (Spark daemons, later
-bootstrap actions and steps) stays in that process group, so the provider can stop a
+the leader of a new process group. Everything the agent starts (Hadoop's and Spark's
+daemons, bootstrap actions and steps) stays in that process group, so the provider can stop a
 node with one `killpg`.
 
 Heartbeat
@@ -25,6 +25,12 @@ is the record that it did, so a repeated reply or an agent restart never runs a 
 twice), and reports every step's `StepReport` in later heartbeats until the reply no
 longer lists it. Logs are shipped with POSTs to `LOGS_PATH`.
 
+Decommissioning
+---------------
+The master's reply lists nodes leaving the cluster (`decommission_nodes`); its agent
+decommissions them with HDFS's and YARN's own graceful decommissioning and reports
+the finished ones in `decommissioned_nodes` until the reply stops listing them.
+
 Objects
 -------
 Bootstrap action and script-runner scripts may be s3:// URIs: the agent GETs them
@@ -42,13 +48,18 @@ HEARTBEAT_PATH = "/elmr/agent/v1/heartbeat"
 LOGS_PATH = "/elmr/agent/v1/logs"
 # GET an object's bytes: query instance_id, token and uri (s3://bucket/key).
 OBJECT_PATH = "/elmr/agent/v1/object"
+# GET the cluster's credentials (ECS's container-credentials shape) with the node's
+# credentials token as the Authorization header: what SDKs on the node do when
+# AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN are set.
+CREDENTIALS_PATH = "/elmr/agent/v1/credentials"
 # URI schemes that name the object store, as EMR accepts them.
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "s3n")
 
 # Phases a node's agent reports, in the order they happen.
 PHASE_BOOTSTRAPPING = "BOOTSTRAPPING"  # registered; bootstrap actions, config files
-PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # Spark daemons launched, not yet up
-PHASE_RUNNING = "RUNNING"  # every daemon of this node is up
+PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # daemons launched, not all serving yet
+PHASE_RUNNING = "RUNNING"  # every daemon of this node serves (the master: and the
+# cluster's HDFS directories exist)
 PHASE_FAILED = "FAILED"  # a bootstrap action or daemon failed; `message` says why
 PHASE_STOPPING = "STOPPING"  # asked to shut down, stopping daemons
 
@@ -64,25 +75,29 @@ class NodeSpec:
     agent_token: str  # secret the agent sends with every heartbeat
     role: str  # MASTER | CORE | TASK
     instance_type: str  # m5.xlarge
-    vcpus: int  # what the Spark worker advertises (--cores)
-    memory_mib: int  # what the Spark worker advertises (--memory NNNm)
-    address: str  # the address the node's daemons bind to (127.0.0.1 on `local`)
-    spark_master_url: str  # spark://ADDR:PORT of the cluster's master node
+    vcpus: int  # what the node's NodeManager offers
+    memory_mib: int  # the instance type's memory (YARN offers most of it)
+    address: str  # the node's own address (a 127.x.y.z of its own on `local`)
+    # {port name: port} of this node's daemons on `address`, as the applications
+    # declare them (apps/registry.py), chosen by the provider before anything starts.
     ports: dict = field(default_factory=dict)
-    # MASTER: {"spark_master": P, "spark_master_ui": P}; CORE/TASK: {"spark_worker": P,
-    # "spark_worker_ui": P}. Chosen by the provider so workers know the master's
-    # address before the master is up, and all nodes can start at once.
+    master_address: str = ""  # the master node's address: NameNode, ResourceManager…
+    master_ports: dict = field(default_factory=dict)  # the master's `ports`
+    core_nodes: int = 0  # the cluster's requested core nodes (HDFS replication)
+    task_nodes: int = 0
+    region: str = "us-east-1"
     heartbeat_interval_s: float = 1.0
     spark_conf: dict = field(default_factory=dict)  # spark-defaults properties elmr sets
     # EMR Configurations (classifications) the agent writes to the real files.
     configurations: list = field(default_factory=list)
-    # [{"name", "path", "args"}], run in order before Spark starts.
+    # [{"name", "path", "args"}], run in order before the daemons start.
     bootstrap_actions: list = field(default_factory=list)
-    # Where Spark's event logs go (a directory shared by the cluster's master).
-    event_log_dir: str = ""
-    # The embedded object store's bucket directories (one per bucket), which Spark
-    # reaches as s3://BUCKET/… and s3a://BUCKET/…; empty when there is none.
-    object_store_dir: str = ""
+    # The cluster's credentials for code on the node (as an instance profile's):
+    # SDKs GET them from this URL with this token in the Authorization header.
+    credentials_url: str = ""
+    credentials_token: str = ""
+    # EMR's /mnt/var/lib/info/job-flow.json for this cluster (the agent writes it).
+    job_flow: dict = field(default_factory=dict)
 
     def write(self, node_dir: Path) -> Path:
         path = Path(node_dir) / NODE_SPEC_FILE
@@ -97,11 +112,16 @@ class NodeSpec:
 
 @dataclass
 class DaemonStatus:
-    name: str  # spark-master | spark-worker
+    name: str  # namenode, datanode, resourcemanager, nodemanager…
     pid: int | None
     alive: bool
     ui_url: str | None = None  # http://ADDR:PORT of its web UI
     exit_code: int | None = None
+
+
+# The figures of `Heartbeat.cluster_report` the server waits for before a cluster runs
+# (every core node's DataNode and every core and task node's NodeManager registered).
+CLUSTER_COUNTS = ("hdfs_live_datanodes", "yarn_active_nodemanagers")
 
 
 @dataclass
@@ -112,12 +132,16 @@ class Heartbeat:
     message: str = ""  # why, for PHASE_FAILED
     agent_pid: int = 0
     daemons: list = field(default_factory=list)  # [DaemonStatus as dict]
-    # Master node only: what its Spark master reports (from its /json/ endpoint).
-    spark_alive_workers: int | None = None
-    spark_master_ui_url: str | None = None
+    # Master node only: what the cluster's daemons report of themselves (live DataNodes,
+    # active NodeManagers, YARN's metrics, HDFS's capacity): apps/*.py `report`.
+    cluster_report: dict = field(default_factory=dict)
     failure_code: str = ""  # BOOTSTRAP_FAILURE when a bootstrap action failed
     # Master node only: every step it was given, [StepReport as dict].
     steps: list = field(default_factory=list)
+    # Master node only: instance ids (ci-…) of nodes the reply listed in
+    # `decommission_nodes` whose DataNode and NodeManager have finished
+    # decommissioning (blocks re-replicated, containers drained).
+    decommissioned_nodes: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -149,6 +173,11 @@ class HeartbeatReply:
     run_steps: list = field(default_factory=list)
     # Running steps to stop: [{"step_id", "option": SEND_INTERRUPT | TERMINATE_PROCESS}].
     cancel_steps: list = field(default_factory=list)
+    # Master node only: nodes leaving the cluster, [{"instance_id", "address"}]: the
+    # master's agent decommissions their DataNode and NodeManager gracefully (HDFS's
+    # and YARN's exclude files and refreshNodes) and reports them in
+    # `Heartbeat.decommissioned_nodes` once both are done.
+    decommission_nodes: list[dict] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()

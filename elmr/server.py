@@ -19,12 +19,13 @@ from elmr.api.app import ElmrApp, raw_path
 from elmr.api.s3 import S3Api
 from elmr.api.sendfile import SendfileGateway
 from elmr.api.socket_reader import Connection
-from elmr.control.actuator import Actuator
+from elmr.control.actuator import Actuator, held_node_addresses
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
 from elmr.objectstore.objects import buckets_root
 from elmr.objectstore.storage import sweep_staging
 from elmr.providers.local import LocalProvider
+from elmr.service.cluster_credentials import Keyring
 from elmr.service.context import ServiceContext, utc_now
 from elmr.store.db import Store, sqlite_url
 
@@ -71,13 +72,15 @@ def serve(options: ServerOptions) -> None:
     root_credentials = credentials.load_or_create(data_dir)
     store = Store.open(options.database_url or sqlite_url(data_dir))
     ctx = ServiceContext(store=store, data_dir=data_dir, region=options.region)
-    app = ElmrApp(ctx, root_credentials)
-    app.s3 = S3Api(ctx, root_credentials, raw_path)
+    keyring = Keyring(root_credentials, store)  # the root key and live clusters' keys
+    app = ElmrApp(ctx, keyring)
+    app.s3 = S3Api(ctx, keyring, raw_path)
     http_server = _http_server(options.host, options.port, app)
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
-    provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
-    actuator = Actuator(store, provider, server_url, object_store_dir=str(buckets_root(data_dir)))
+    provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes,
+                             held_addresses=held_node_addresses(store))
+    actuator = Actuator(store, provider, server_url, region=options.region)
     loop = ControlLoop(Reconciler(store, provider, utc_now), actuator)
     ctx.wake_reconciler = loop.wake
     loop.start()

@@ -86,7 +86,8 @@ def report(store, phase, alive_workers=None):
     with store.transaction() as session:
         for node in session.query(Instance).filter(Instance.state != "TERMINATED"):
             node.agent_phase = phase
-            node.agent_report = {"spark_alive_workers": alive_workers} if node.role == "MASTER" else {}
+            counts = {"hdfs_live_datanodes": alive_workers, "yarn_active_nodemanagers": alive_workers}
+            node.agent_report = {"cluster_report": counts} if node.role == "MASTER" else {}
 
 
 def cluster_state(store) -> str:

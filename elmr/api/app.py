@@ -13,13 +13,13 @@ from werkzeug.wrappers import Request, Response
 from elmr.api import emr_protocol, sigv4
 from elmr.api.file_range import FileRange
 from elmr.api.operations import (
+    AGENT_CREDENTIALS,
     AGENT_HEARTBEAT,
     AGENT_LOGS,
     AGENT_OBJECT,
     EMR_OPERATIONS,
 )
-from elmr.credentials import RootCredentials
-from elmr.node_protocol import HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
+from elmr.node_protocol import CREDENTIALS_PATH, HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
 from elmr.service.context import ServiceContext
 from elmr.service.errors import (
     EmrError,
@@ -33,7 +33,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # EMR requests and log uploads are small; ref
 
 
 class ElmrApp:
-    def __init__(self, ctx: ServiceContext, credentials: RootCredentials):
+    def __init__(self, ctx: ServiceContext, credentials):
+        """`credentials.secret_for(access_key_id)`: the keys the server accepts."""
         self.ctx = ctx
         self.credentials = credentials
         # The S3 API shares the port: what is neither EMR nor a heartbeat is S3's.
@@ -57,6 +58,9 @@ class ElmrApp:
                 return Response(FileRange(opened, 0, found.size - 1), direct_passthrough=True,
                                 content_type="application/octet-stream",
                                 headers={"Content-Length": str(found.size)})
+            if request.method == "GET" and request.path == CREDENTIALS_PATH:
+                answer = AGENT_CREDENTIALS(self.ctx, request.headers.get("Authorization", ""))
+                return Response(json.dumps(answer), content_type="application/json")
             target = request.headers.get("X-Amz-Target", "")
             if request.method == "POST" and target.startswith(emr_protocol.TARGET_PREFIX):
                 return self._emr(request, target[len(emr_protocol.TARGET_PREFIX):])

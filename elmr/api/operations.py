@@ -4,6 +4,7 @@ here to follow a request from the wire to the store."""
 from elmr.service import (
     agent_objects,
     agents,
+    cluster_credentials,
     cluster_logs,
     clusters,
     instances,
@@ -47,3 +48,4 @@ EMR_OPERATIONS = {
 AGENT_HEARTBEAT = agents.record_heartbeat
 AGENT_LOGS = cluster_logs.store_log
 AGENT_OBJECT = agent_objects.object_for_node
+AGENT_CREDENTIALS = cluster_credentials.credentials_for_node

@@ -92,21 +92,25 @@ def advance_cluster(session: Session, cluster: Cluster, nodes: list, now: dateti
     all_registered = all(node.state in ("BOOTSTRAPPING", "RUNNING") for node in nodes)
     if cluster.state == "STARTING" and nodes and all_registered:
         transition(cluster, "BOOTSTRAPPING", now, None, "Running bootstrap actions")
-    if cluster.state == "BOOTSTRAPPING" and _spark_is_up(cluster, nodes):
+    if cluster.state == "BOOTSTRAPPING" and _daemons_are_up(cluster, nodes):
         transition(cluster, "RUNNING", now, None, "Running step")
     if cluster.state in ("RUNNING", "WAITING"):
         _advance_idle_cluster(session, cluster, now)
 
 
-def _spark_is_up(cluster: Cluster, nodes: list) -> bool:
-    """Every requested node runs its daemons and the Spark master sees every worker."""
-    requested = sum(group.requested_count for group in cluster.groups)
+def _daemons_are_up(cluster: Cluster, nodes: list) -> bool:
+    """Every requested node runs its daemons, and the master's NameNode and
+    ResourceManager count every core node's DataNode and every core and task node's
+    NodeManager."""
+    requested = {role: sum(g.requested_count for g in cluster.groups if g.role == role)
+                 for role in ("MASTER", "CORE", "TASK")}
     running = [node for node in nodes if node.state == "RUNNING"]
-    if len(running) < requested:
+    if len(running) < sum(requested.values()):
         return False
     master = next((node for node in running if node.role == "MASTER"), None)
-    alive_workers = (master.agent_report or {}).get("spark_alive_workers") if master else None
-    return alive_workers is not None and alive_workers >= requested - 1
+    report = ((master.agent_report or {}).get("cluster_report") or {}) if master else {}
+    return ((report.get("hdfs_live_datanodes") or 0) >= requested["CORE"]
+            and (report.get("yarn_active_nodemanagers") or 0) >= requested["CORE"] + requested["TASK"])
 
 
 def _advance_groups(cluster: Cluster, nodes: list, now: datetime) -> None:

@@ -5,7 +5,7 @@ steps to run or cancel (master), or to shut down."""
 
 import hmac
 
-from elmr.node_protocol import PHASE_FAILED
+from elmr.node_protocol import CLUSTER_COUNTS, PHASE_FAILED
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
 from elmr.store import step_rules
@@ -50,9 +50,11 @@ def _step_orders(session, cluster: Cluster) -> dict:
 
 def _observation_changed(node: Instance, heartbeat: dict) -> bool:
     """Only news the reconciler acts on is worth waking it for."""
-    previous = node.agent_report or {}
+    previous = (node.agent_report or {}).get("cluster_report") or {}
+    counts = heartbeat.get("cluster_report")
+    counts = counts if isinstance(counts, dict) else {}
     return (
         node.agent_phase != heartbeat.get("phase")
-        or previous.get("spark_alive_workers") != heartbeat.get("spark_alive_workers")
+        or any(previous.get(name) != counts.get(name) for name in CLUSTER_COUNTS)
         or heartbeat.get("phase") == PHASE_FAILED
     )

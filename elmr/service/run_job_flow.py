@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from elmr import catalog, ids
-from elmr.apps.spark_conf import KNOWN_CLASSIFICATIONS, unknown_classifications
+from elmr.apps.classifications import known as known_classifications, unknown_classifications
 from elmr.service.errors import ValidationException
 from elmr.service.steps_intake import new_steps
 from elmr.store.models import BootstrapAction, Cluster, InstanceGroup
@@ -181,7 +181,7 @@ def _check_classifications(configurations: list, where: str) -> None:
     if unknown:
         raise ValidationException(
             f"{where}: classification(s) {', '.join(unknown)} are not valid; elmr supports "
-            f"{', '.join(sorted(KNOWN_CLASSIFICATIONS))} (with nested export in spark-env)."
+            f"{', '.join(sorted(known_classifications()))} (with nested export in the *-env ones)."
         )
 
 

@@ -75,17 +75,15 @@ def cluster(cluster: Cluster, arn: str, normalized_hours: int) -> dict:
 
 
 def _applications(cluster: Cluster) -> list:
-    """Spark's entry carries the addresses of the cluster's Spark master and UI,
-    which EMR users otherwise reach through the master's DNS name."""
+    """Each application's entry carries what it serves on the master (web UIs, RPC
+    addresses: the cluster's endpoints, kept as data per application), which EMR users
+    otherwise reach through the master's DNS name; none once the cluster has ended."""
+    endpoints = {} if cluster.state in CLUSTER_TERMINAL else (cluster.endpoints or {})
     applications = []
     for app in cluster.applications:
         app = dict(app)
-        if app["Name"] == "Spark" and cluster.spark_master_url:
-            app["AdditionalInfo"] = {
-                "SparkMasterUrl": cluster.spark_master_url,
-                "SparkMasterWebUiUrl": cluster.spark_master_ui_url or "",
-                "SparkHistoryServerUrl": cluster.spark_history_ui_url or "",
-            }
+        if endpoints.get(app.get("Name")):
+            app["AdditionalInfo"] = {**app.get("AdditionalInfo", {}), **endpoints[app["Name"]]}
         applications.append(app)
     return applications
 

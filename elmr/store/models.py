@@ -61,9 +61,9 @@ class Cluster(Base):
     # behaviour…), verbatim, for DescribeCluster.
     request_extras: Mapped[dict]
     master_public_dns_name: Mapped[str | None] = mapped_column(String(256))
-    spark_master_url: Mapped[str | None] = mapped_column(String(256))
-    spark_master_ui_url: Mapped[str | None] = mapped_column(String(256))
-    spark_history_ui_url: Mapped[str | None] = mapped_column(String(256))
+    # What the applications serve on the master, as data (apps/registry.py):
+    # {EMR application name: {AdditionalInfo key: URL or address}}.
+    endpoints: Mapped[dict | None]
 
     groups: Mapped[list["InstanceGroup"]] = relationship(
         back_populates="cluster", order_by="InstanceGroup.created_at"
@@ -156,3 +156,18 @@ class Step(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+
+
+class ClusterCredentials(Base):
+    """The cluster's own key, as an instance profile's: what code on its nodes signs
+    with (the server's root key never reaches a node). Nodes GET it from the
+    credentials endpoint with `endpoint_token`; it is refused once the cluster ends."""
+
+    __tablename__ = "cluster_credentials"
+
+    access_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # ASIA…
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), unique=True)
+    secret_access_key: Mapped[str] = mapped_column(String(64))
+    session_token: Mapped[str] = mapped_column(String(128))
+    endpoint_token: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
