@@ -55,6 +55,17 @@ CREDENTIALS_PATH = "/elmr/agent/v1/credentials"
 # URI schemes that name the object store, as EMR accepts them.
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "s3n")
 
+# Variables of the server's environment that never reach a node (its root key, the
+# user's own AWS identity): the provider starts agents without them, and the agent
+# gives its processes the cluster's credentials endpoint instead.
+SERVER_ONLY_VARIABLES = ("ELMR_ACCESS_KEY_ID", "ELMR_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                         "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
+                         "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+
+# Set to "1" in the agent's environment when the provider started it in a mount
+# namespace of its own, where it may overlay EMR's paths (agent/emr_paths.py).
+MOUNT_NAMESPACE_VARIABLE = "ELMR_MOUNT_NAMESPACE"
+
 # Phases a node's agent reports, in the order they happen.
 PHASE_BOOTSTRAPPING = "BOOTSTRAPPING"  # registered; bootstrap actions, config files
 PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # daemons launched, not all serving yet
@@ -98,6 +109,7 @@ class NodeSpec:
     credentials_token: str = ""
     # EMR's /mnt/var/lib/info/job-flow.json for this cluster (the agent writes it).
     job_flow: dict = field(default_factory=dict)
+    instance_group_id: str = ""  # ig-…
 
     def write(self, node_dir: Path) -> Path:
         path = Path(node_dir) / NODE_SPEC_FILE

@@ -17,8 +17,9 @@ import urllib.request
 from pathlib import Path
 
 from elmr import node_protocol
-from elmr.agent import bootstrap, object_fetch
+from elmr.agent import bootstrap, emr_paths, object_fetch
 from elmr.agent.daemons import stop_all
+from elmr.agent.decommission import Decommissioner
 from elmr.agent.log_shipper import LogShipper
 from elmr.agent.node_apps import NodeApplications
 from elmr.agent.steps import StepRunner
@@ -78,6 +79,8 @@ class NodeAgent:
         self.message = ""
         self.failure_code = ""
         self.cluster_report: dict = {}
+        self.decommissioner = Decommissioner(self.apps.node, self.apps.env, node_dir / "logs")
+        self.decommissioned: list[str] = []
         self.stop_requested = threading.Event()
 
     def fetch_object(self, uri: str, target_dir: Path) -> Path:
@@ -94,6 +97,7 @@ class NodeAgent:
             cluster_report=self.cluster_report,
             failure_code=self.failure_code,
             steps=self.step_runner.reports(self.listed_steps),
+            decommissioned_nodes=self.decommissioned,
         ))
         if reply is None:
             return
@@ -104,6 +108,7 @@ class NodeAgent:
             self.listed_steps = {order["step_id"] for order in reply.run_steps}
             self.step_runner.run(reply.run_steps)
             self.step_runner.cancel(reply.cancel_steps)
+            self.decommissioned = self.decommissioner.update(reply.decommission_nodes)
 
     def set_phase(self, phase: str, message: str = "") -> None:
         if phase != self.phase or message != self.message:
@@ -119,6 +124,8 @@ class NodeAgent:
         except ArtifactsMissing as missing:
             self.set_phase(node_protocol.PHASE_FAILED, str(missing))
             return False
+        emr_paths.lay_out(self.spec, self.node_dir, self.apps.node.hadoop_conf_dir, self.apps.spark_conf_dir)
+        log.info("EMR's paths %s", "mounted" if emr_paths.mount(self.node_dir) else f"under {self.node_dir} only")
         try:
             bootstrap.run_all(self.spec.bootstrap_actions, self.node_dir, self.apps.env,
                               self.spec.ec2_instance_id, self.fetch_object)

@@ -6,14 +6,15 @@ they report and what a fresh cluster needs made before steps run."""
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 from elmr.agent.daemons import Daemon
 from elmr.apps import classifications, hadoop_home
 from elmr.apps.base import DaemonPlan, NodeContext
 from elmr.apps.registry import APPLICATIONS
-from elmr.apps.spark import spark_home
-from elmr.node_protocol import NodeSpec
+from elmr.apps.spark import Spark, spark_home
+from elmr.node_protocol import SERVER_ONLY_VARIABLES, NodeSpec
 
 log = logging.getLogger("elmr.agent.apps")
 HADOOP_XML = ("core-site", "hdfs-site", "yarn-site", "mapred-site", "capacity-scheduler")
@@ -28,10 +29,6 @@ LOG4J = {
 }
 # Programs steps, bootstrap actions and scripts find on PATH besides Hadoop's launchers.
 SPARK_PROGRAMS = ("spark-submit", "spark-sql", "pyspark", "spark-shell", "spark-class")
-# Variables of the server's environment that never reach a node: its root key.
-ROOT_KEY_VARIABLES = ("ELMR_ACCESS_KEY_ID", "ELMR_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
-                      "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
-                      "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_DEFAULT_PROFILE")
 
 
 class NodeApplications:
@@ -44,12 +41,13 @@ class NodeApplications:
         self.daemons = [Daemon(plan.name, plan.command, {**self.env, **plan.env},
                                node_dir / "logs" / f"{plan.name}.out", plan.ready_url) for plan in self.plans]
         self.cluster_prepared = False
+        self.spark_conf_dir = Spark().conf_dir(self.node)
 
     def _environment(self) -> dict:
         """What every process of the node runs with: the node's identity (as EMR's
         /mnt/var/lib/info tells its scripts), its applications' variables, the
         cluster's credentials endpoint and elmr's endpoints, never the server's key."""
-        env = {k: v for k, v in os.environ.items() if k not in ROOT_KEY_VARIABLES}
+        env = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_VARIABLES}
         spec = self.spec
         for application in APPLICATIONS:
             env.update(application.environment(self.node))
@@ -75,11 +73,16 @@ class NodeApplications:
         hadoop_home.write_launchers(self.node.hadoop_conf_dir, self.node_dir)
         bin_dir = hadoop_home.bin_dir(self.node_dir)
         programs = {name: spark_home() / "bin" / name for name in SPARK_PROGRAMS}
-        programs["aws"] = Path(os.sys.executable).parent / "aws"
+        programs["aws"] = Path(sys.executable).parent / "aws"
         for name, target in programs.items():
             link = bin_dir / name
             if target.exists() and not link.is_symlink():
                 link.symlink_to(target)
+        scripts = {"s3-dist-cp": f'"{sys.executable}" -m elmr.apps.s3_dist_cp',  # EMR's copy tool
+                   "hive": f'"{spark_home() / "bin" / "spark-sql"}"'}  # Hive through Spark SQL
+        for name, command in scripts.items():
+            (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+            (bin_dir / name).chmod(0o755)
         for directory in ("hdfs", "yarn", "tmp", "logs"):
             (self.node_dir / directory).mkdir(parents=True, exist_ok=True)
 

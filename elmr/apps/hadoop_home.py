@@ -151,7 +151,7 @@ case "$1" in
     ""|-h|--help|help) echo "Usage: {command} SUBCOMMAND [args]; subcommands: {names} classpath, or a class name" >&2; exit 1 ;;
     *) main="$1"; shift ;;
 esac
-exec "{java}" {" ".join(CLIENT_JAVA_OPTS)} $HADOOP_CLIENT_OPTS -Dhadoop.root.logger="${{HADOOP_ROOT_LOGGER:-WARN,console}}" -cp "$cp" "$main" "$@"
+exec "{java}" {" ".join(CLIENT_JAVA_OPTS)} $HADOOP_CLIENT_OPTS -Dhadoop.root.logger="${{HADOOP_ROOT_LOGGER:-INFO,console}}" -cp "$cp" "$main" "$@"
 """
 
 

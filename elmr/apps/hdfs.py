@@ -10,7 +10,7 @@ port; so each DataNode gets a transfer port of its own (the others are EMR's), a
 clients reach DataNodes by the address they register (dfs.*.use.datanode.hostname).
 """
 
-from elmr.apps import hadoop_home, webhdfs
+from elmr.apps import classifications, hadoop_home, webhdfs
 from elmr.apps.base import CORE, MASTER, Application, DaemonPlan, NodeContext
 
 NAMENODE_CLASS = "org.apache.hadoop.hdfs.server.namenode.NameNode"
@@ -22,8 +22,12 @@ S3A_CREDENTIALS = "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider"
 EXCLUDE_FILE = "dfs.exclude"  # DataNodes being decommissioned (apps/decommission.py)
 
 
-def replication_for(core_nodes: int) -> int:
-    """dfs.replication as EMR sets it: 1 under four core nodes, 2 under ten, else 3."""
+def replication_for(core_nodes: int, configurations: list = ()) -> int:
+    """dfs.replication as EMR sets it (1 under four core nodes, 2 under ten, else 3),
+    unless the cluster's hdfs-site classification sets it."""
+    configured = classifications.properties(list(configurations), "hdfs-site").get("dfs.replication")
+    if configured and str(configured).isdigit():
+        return int(configured)
     if core_nodes < 4:
         return 1
     return 2 if core_nodes < 10 else 3

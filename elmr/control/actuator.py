@@ -119,6 +119,7 @@ class Actuator:
             credentials_url=self.server_url.rstrip("/") + CREDENTIALS_PATH,
             credentials_token=credentials.endpoint_token,
             job_flow=_job_flow(cluster, node, master),
+            instance_group_id=node.group_id,
         )
 
 

@@ -13,13 +13,15 @@ again from the checkpoint (pid), and `killpg` reaches everything the node starte
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
-from elmr.node_protocol import NodeSpec
+from elmr.node_protocol import MOUNT_NAMESPACE_VARIABLE, SERVER_ONLY_VARIABLES, NodeSpec
 from elmr.providers.base import NodeProvider, NodeRequest
 
 # What one node costs the host (agent, two to four daemon JVMs of 192-256 MiB heap,
@@ -62,6 +64,29 @@ def _available_memory_mib() -> int:
 
 def _agent_command(node_dir: Path) -> list[str]:
     return [sys.executable, "-m", "elmr.agent", "--node-dir", str(node_dir)]
+
+
+@cache
+def mount_namespace_prefix() -> tuple:
+    """How to start an agent in a mount namespace of its own, where the OS allows it
+    (so its node sees EMR's paths, agent/emr_paths.py): `unshare --mount` for root,
+    with a user namespace for other users; () where neither works."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ()
+    for prefix in ((unshare, "--mount", "--propagation", "private"),
+                   (unshare, "--user", "--map-root-user", "--mount", "--propagation", "private")):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix
+    return ()
+
+
+def _agent_env() -> dict:
+    """The server's environment without its root key (nodes get the cluster's own)."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_VARIABLES}
+    if mount_namespace_prefix():
+        env[MOUNT_NAMESPACE_VARIABLE] = "1"
+    return env
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -151,8 +176,8 @@ class LocalProvider(NodeProvider):
         spec.write(node_dir)
         with open(node_dir / "logs" / "agent.out", "ab") as output:
             process = subprocess.Popen(
-                _agent_command(node_dir), cwd=node_dir, stdin=subprocess.DEVNULL,
-                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                [*mount_namespace_prefix(), *_agent_command(node_dir)], cwd=node_dir, env=_agent_env(),
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self._children[process.pid] = process
         return {"pid": process.pid, "pgid": process.pid}
