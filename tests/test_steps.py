@@ -5,9 +5,10 @@ classifications. As on EMR, a path without a scheme is in HDFS: files on the tes
 own disk are given as file:// URIs (every node of a local cluster shares the disk)."""
 
 import gzip
-import shutil
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -371,7 +372,15 @@ def test_hadoop_streaming_failing_mapper_fails_the_step(server, cluster, workdir
         "-input", (workdir / "in.txt").as_uri(), "-output", (workdir / "never").as_uri()))
     step = wait_step_ended(emr, cluster, step_id)
     assert step["Status"]["State"] == "FAILED"
-    assert "subprocess failed with code 7" in step_log(server, cluster, step_id, "stderr")
+    assert "Job failed as tasks failed" in step["Status"]["FailureDetails"]["Message"]
+    # Why the mapper failed is in its YARN container's log, shipped where EMR keeps them.
+    [application] = set(re.findall(r"application_\d+_\d+", step_log(server, cluster, step_id, "stderr")))
+    shipped = server.data_dir / "logs" / cluster / "containers" / application
+
+    def mapper_error() -> bool:
+        return any(b"subprocess failed with code 7" in gzip.decompress(path.read_bytes())
+                   for path in shipped.rglob("*.gz"))
+    wait_for(mapper_error, 60, 1, "the failed mapper's container log")
 
 
 def elmr_logs(server, *args: str) -> subprocess.CompletedProcess:
