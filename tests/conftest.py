@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,18 @@ class ElmrServer(ServerProcess):
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@contextmanager
+def running_cluster(emr, waiter: dict, **request):
+    """A cluster made by RunJobFlow, WAITING, terminated (and waited for) afterwards."""
+    cluster_id = emr.run_job_flow(**request)["JobFlowId"]
+    try:
+        emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=waiter)
+        yield cluster_id
+    finally:
+        emr.terminate_job_flows(JobFlowIds=[cluster_id])
+        emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=waiter)
 
 
 def alive_group(pgid: int) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from conftest import wait_for
+from conftest import running_cluster, wait_for
 from test_steps import command_step, run_steps, spark_step, step_log, wait_step_ended
 
 pytestmark = pytest.mark.slow
@@ -68,18 +68,16 @@ def hadoop_cluster(server, tmp_path_factory):
                      'for p in spark-submit spark-sql pyspark aws hadoop hdfs yarn mapred hive s3-dist-cp; do\n'
                      '  command -v "$p" >/dev/null && echo "found $p" >> "$out"; done\n'
                      'grep -q \'"isMaster": true\' /mnt/var/lib/info/instance.json && echo master >> "$out"\n'
-                     'env | grep -c "^ELMR_SECRET_ACCESS_KEY=" >> "$out"\n')
-    emr = server.client()
-    cluster_id = emr.run_job_flow(
+                     'env | grep -c "^ELMR_SECRET_ACCESS_KEY=" >> "$out"\n'
+                     'true\n')
+    with running_cluster(
+        server.client(), WAITER,
         Name="hadoop-layer", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Hadoop"}, {"Name": "Spark"}],
         BootstrapActions=[{"Name": "probe", "ScriptBootstrapAction": {"Path": str(probe)}}],
         Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
                    "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True},
-    )["JobFlowId"]
-    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
-    yield cluster_id
-    emr.terminate_job_flows(JobFlowIds=[cluster_id])
-    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+    ) as cluster_id:
+        yield cluster_id
 
 
 def completed(emr, cluster_id: str, step_id: str) -> dict:
@@ -137,8 +135,9 @@ def test_pyspark_in_cluster_deploy_mode_from_s3(server, hadoop_cluster, bucket):
     completed(emr, hadoop_cluster, step_id)
     s3 = s3_client(server)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="cluster-mode-out/")["Contents"]]
-    part = next(key for key in keys if key.endswith(".json"))
-    assert json.loads(s3.get_object(Bucket=bucket, Key=part)["Body"].read()) == {"lines": 3}
+    rows = [json.loads(line) for key in keys if key.endswith(".json")
+            for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()]
+    assert rows == [{"lines": 3}] and "cluster-mode-out/_SUCCESS" in keys
     stderr = step_log(server, hadoop_cluster, step_id, "stderr")
     assert re.search(r"application_\d+_\d+", stderr), "the step's log names its YARN application"
 
@@ -229,15 +228,18 @@ def test_cancel_steps_kills_the_yarn_application(server, hadoop_cluster, tmp_pat
                       "spark = SparkSession.builder.appName('forever').getOrCreate()\n"
                       "spark.sparkContext.parallelize(range(2), 2).foreach(lambda _: time.sleep(600))\n")
     emr = server.client()
-    [step_id] = run_steps(emr, hadoop_cluster, spark_step("forever", "--deploy-mode", "cluster", script.as_uri()))
+    [step_id] = run_steps(emr, hadoop_cluster, spark_step(
+        "forever", "--deploy-mode", "cluster", "--name", "forever", script.as_uri()))
     master = emr.describe_cluster(ClusterId=hadoop_cluster)["Cluster"]["MasterPublicDnsName"]
     apps_url = f"http://{master}:8088/ws/v1/cluster/apps"
 
     def running_app():
         apps = (_get_json(apps_url + "?states=RUNNING").get("apps") or {}).get("app") or []
         return next((app for app in apps if app["name"] == "forever"), None)
-    app = wait_for(running_app, 300, 1, "the YARN application to run")
-    emr.cancel_steps(ClusterId=hadoop_cluster, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT")
+    try:
+        app = wait_for(running_app, 300, 1, "the YARN application to run")
+    finally:
+        emr.cancel_steps(ClusterId=hadoop_cluster, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT")
     assert wait_step_ended(emr, hadoop_cluster, step_id)["Status"]["State"] == "CANCELLED"
     wait_for(lambda: _get_json(f"{apps_url}/{app['id']}")["app"]["state"] == "KILLED", 60, 1,
              "YARN to kill the application")

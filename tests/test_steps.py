@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from conftest import wait_for
+from conftest import running_cluster, wait_for
 from elmr.apps.spark import spark_home
 
 pytestmark = pytest.mark.slow
@@ -73,8 +73,8 @@ def cluster(server, workdir):
     and a spark-defaults property, shared by this module's steps."""
     marker_script = workdir / "mark-node.sh"
     marker_script.write_text('#!/bin/sh\necho "$1 on $ELMR_INSTANCE_ID" > "$ELMR_NODE_DIR/bootstrap-marker"\n')
-    emr = server.client()
-    cluster_id = emr.run_job_flow(
+    with running_cluster(
+        server.client(), WAITER,
         Name="steps", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Spark"}],
         BootstrapActions=[{"Name": "mark", "ScriptBootstrapAction": {
             "Path": str(marker_script), "Args": ["bootstrapped"]}}],
@@ -82,11 +82,8 @@ def cluster(server, workdir):
                          "Properties": {"spark.elmr.test.marker": "from-classification"}}],
         Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
                    "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True},
-    )["JobFlowId"]
-    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
-    yield cluster_id
-    emr.terminate_job_flows(JobFlowIds=[cluster_id])
-    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+    ) as cluster_id:
+        yield cluster_id
 
 
 def test_sparks_own_pi_example(server, cluster):
