@@ -37,7 +37,8 @@ class Decommissioner:
             self._write_excludes_and_refresh()
         if not self.leaving or any(p.poll() is None for p in self.refreshing):
             return []
-        datanodes, nodemanagers = self._datanode_states(), self._nodemanager_states()
+        datanodes = self._datanode_states()
+        nodemanagers = yarn.node_states(self.master.url("resourcemanager_web"))
         return [instance_id for instance_id, address in self.leaving.items()
                 if datanodes.get(address, "Decommissioned") == "Decommissioned"
                 and nodemanagers.get(address, "DECOMMISSIONED") in ("DECOMMISSIONED", "LOST", "SHUTDOWN")]
@@ -61,11 +62,6 @@ class Decommissioner:
         bean = (info.get("beans") or [{}])[0]
         return {name.rsplit(":", 1)[0]: node["xferaddr"]
                 for name, node in json.loads(bean.get("LiveNodes") or "{}").items() if "xferaddr" in node}
-
-    def _nodemanager_states(self) -> dict:
-        answer = webhdfs.get_json(self.master.url("resourcemanager_web", "/ws/v1/cluster/nodes?states=ALL")) or {}
-        nodes = ((answer.get("nodes") or {}).get("node")) or []
-        return {node["nodeHostName"]: node["state"] for node in nodes}
 
     def _write_excludes_and_refresh(self) -> None:
         transfer = self._transfer_addresses()

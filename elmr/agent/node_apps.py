@@ -41,6 +41,7 @@ class NodeApplications:
         self.daemons = [Daemon(plan.name, plan.command, {**self.env, **plan.env},
                                node_dir / "logs" / f"{plan.name}.out", plan.ready_url) for plan in self.plans]
         self.cluster_prepared = False
+        self.retired: set[str] = set()  # daemons the cluster decommissioned
         self.spark_conf_dir = Spark().conf_dir(self.node)
 
     def _environment(self) -> dict:
@@ -120,7 +121,17 @@ class NodeApplications:
             daemon.run_to_completion(command)
 
     def failed_daemon(self) -> Daemon | None:
-        return next((d for d in self.daemons if d.exit_code() is not None), None)
+        """A daemon that exited, unless the cluster retired it (decommissioning)."""
+        for daemon in self.daemons:
+            code = daemon.exit_code()
+            if code is None or daemon.name in self.retired:
+                continue
+            if code == 0 and any(app.retired(self.node, daemon.name) for app in APPLICATIONS):
+                log.info("%s exited: the cluster decommissioned it", daemon.name)
+                self.retired.add(daemon.name)
+                continue
+            return daemon
+        return None
 
     def serving(self) -> bool:
         """Every daemon the start waits for answers; on the master, the cluster's

@@ -24,6 +24,9 @@ Override:
 - `daemons(node)` -> [DaemonPlan] for this node's role.
 - `endpoints(master_address, master_ports)` -> {AdditionalInfo key: URL or address}.
 - `report(node)` -> {figure: value} the master's agent sends in its heartbeats.
+- `retired(node, daemon)` -> bool: did this daemon exit because the cluster retired
+  it (a NodeManager shuts itself down once YARN has decommissioned it)? Then its
+  exit is no failure of the node.
 - `prepare_cluster(node)` -> bool: on the master once its daemons serve, make what the
   application expects on a fresh cluster (directories in HDFS); True once done.
   The master reports RUNNING only after every application's answer is True.
@@ -116,6 +119,9 @@ class Application:
 
     def report(self, node: NodeContext) -> dict:
         return {}
+
+    def retired(self, node: NodeContext, daemon: str) -> bool:
+        return False
 
     def prepare_cluster(self, node: NodeContext) -> bool:
         return True

@@ -20,6 +20,8 @@ CONTAINER_ENV = ("JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,
                  "SPARK_LOCAL_HOSTNAME,ELMR_NODE_DIR,ELMR_CLUSTER_ID,ELMR_INSTANCE_ID,ELMR_INSTANCE_ROLE,"
                  "ELMR_INSTANCE_TYPE,AWS_CONTAINER_CREDENTIALS_FULL_URI,AWS_CONTAINER_AUTHORIZATION_TOKEN,"
                  "AWS_ENDPOINT_URL,AWS_ENDPOINT_URL_S3,AWS_ENDPOINT_URL_EMR,AWS_REGION,AWS_DEFAULT_REGION")
+# Every state a NodeManager can be in, as the ResourceManager's REST API names them.
+NODE_STATES = "NEW,RUNNING,UNHEALTHY,DECOMMISSIONING,DECOMMISSIONED,LOST,REBOOTED,SHUTDOWN"
 METRICS = ("activeNodes", "decommissioningNodes", "decommissionedNodes", "lostNodes", "unhealthyNodes",
            "appsPending", "appsRunning", "appsCompleted", "appsFailed", "appsKilled",
            "containersAllocated", "containersPending", "containersReserved",
@@ -108,6 +110,10 @@ class YARN(Application):
             "ResourceManagerAddress": f"{master_address}:{master_ports['resourcemanager']}",
         }
 
+    def retired(self, node: NodeContext, daemon: str) -> bool:
+        return (daemon == "nodemanager"
+                and node_states(node.master_url("resourcemanager_web")).get(node.address) == "DECOMMISSIONED")
+
     def report(self, node: NodeContext) -> dict:
         if node.role != MASTER:
             return {}
@@ -117,6 +123,12 @@ class YARN(Application):
         metrics = answer["clusterMetrics"]
         return {"yarn_active_nodemanagers": metrics.get("activeNodes", 0),
                 "yarn_metrics": {name: metrics.get(name, 0) for name in METRICS}}
+
+
+def node_states(resourcemanager_url: str) -> dict:
+    """{NodeManager address: state} as the ResourceManager sees them."""
+    answer = webhdfs.get_json(f"{resourcemanager_url}/ws/v1/cluster/nodes?states={NODE_STATES}") or {}
+    return {node["nodeHostName"]: node["state"] for node in ((answer.get("nodes") or {}).get("node") or [])}
 
 
 def kill_application(resourcemanager_url: str, application_id: str) -> str:
