@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from elmr import catalog, ids
-from elmr.apps.spark_conf import KNOWN_CLASSIFICATIONS, unknown_classifications
+from elmr.apps.classifications import known as known_classifications, unknown_classifications
 from elmr.service import lookups, paging, views
 from elmr.service.context import ServiceContext
 from elmr.service.errors import InvalidRequestException, ValidationException
@@ -71,7 +71,7 @@ def _check_type_config(config: dict, where: str) -> None:
     if unknown:
         raise ValidationException(
             f"{where}: classification(s) {', '.join(unknown)} are not valid; elmr supports "
-            f"{', '.join(sorted(KNOWN_CLASSIFICATIONS))}.")
+            f"{', '.join(sorted(known_classifications()))}.")
 
 
 def _check_launch_specifications(specifications: dict, where: str) -> None:
