@@ -126,7 +126,7 @@ def test_history_outlives_the_cluster(server, cluster):
     wait_for(lambda: emr.describe_cluster(ClusterId=cluster["id"])["Cluster"]["Status"]["State"].startswith("TERMINATED"),
              240, 1, "the cluster to end")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="surface", Prefix=f"logs/{cluster['id']}/")["Contents"]]
-    assert any("/spark-events/eventlog_v2_app-" in key for key in keys), keys  # Spark 4: rolling logs
+    assert any("/spark-events/eventlog_v2_application_" in key for key in keys), keys  # Spark 4: rolling logs
     assert any("/containers/application_" in key and key.endswith("/stderr.gz") for key in keys), keys
     hadoop = next(a for a in emr.describe_cluster(ClusterId=cluster["id"])["Cluster"]["Applications"]
                   if a["Name"] == "Hadoop")
