@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from sqlalchemy import select
 
 from elmr import ids, node_protocol
-from elmr.objectstore import objects, storage
+from elmr.objectstore import objects
 from elmr.objectstore.errors import S3Error
 from elmr.service import lookups, paging
 from elmr.service.context import ServiceContext
@@ -249,9 +249,7 @@ def store_output(ctx: ServiceContext, node: Instance, relative: PurePosixPath, b
 
 def _put(ctx: ServiceContext, bucket: str, key: str, body: bytes, content_type: str) -> None:
     try:
-        objects.bucket_dir_exists(ctx, bucket)
-        staged, md5_hex, size = storage.write_staged(objects.bucket_dir(ctx, bucket), [body], sync=False)
-        objects.put_object(ctx, bucket, key, staged, md5_hex, size, content_type, {})
+        objects.put_bytes(ctx, bucket, key, body, content_type)
     except S3Error as error:
         raise InvalidRequestException(f"s3://{bucket}/{key}: {error.message}") from None
 
