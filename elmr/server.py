@@ -69,6 +69,9 @@ class ServerOptions:
     # A running node whose agent has not reported for this long is lost (None: the
     # control loop's default).
     node_heartbeat_timeout_s: float | None = None
+    # Managed scaling's waits: after a scale-out, after any resize before a scale-in,
+    # and for spare capacity before a scale-in (None: the control loop's defaults).
+    scaling_cooldown_s: float | None = None
     request_timeout_s: float = REQUEST_TIMEOUT_S
 
 
@@ -139,6 +142,10 @@ def _control_loop(store: Store, provider, server_url: str, options: ServerOption
     settings = ControlSettings()
     if options.node_heartbeat_timeout_s is not None:
         settings = replace(settings, heartbeat_timeout_s=options.node_heartbeat_timeout_s)
+    if options.scaling_cooldown_s is not None:
+        cooldown_s = options.scaling_cooldown_s
+        settings = replace(settings, scale_out_cooldown_s=cooldown_s, scale_in_cooldown_s=cooldown_s,
+                           scale_in_after_s=cooldown_s)
     provider_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="elmr-provider")
     actuator = Actuator(store, provider, utc_now, server_url, settings, region=options.region,
                         submit=provider_calls.submit)

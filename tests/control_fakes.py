@@ -186,10 +186,16 @@ class World:
 
     # What the agents do --------------------------------------------------------
 
-    def heartbeat(self, node: Instance, phase: str, registered: int | None = None, **report) -> dict:
-        """`registered`: a master's report of that many DataNodes and NodeManagers."""
+    def heartbeat(self, node: Instance, phase: str, registered: int | None = None, yarn: dict | None = None,
+                  hdfs: dict | None = None, **report) -> dict:
+        """`registered`: a master's report of that many DataNodes and NodeManagers;
+        `yarn`: its ResourceManager's cluster metrics; `hdfs`: its NameNode's figures."""
         if registered is not None:
             report["cluster_report"] = {"hdfs_live_datanodes": registered, "yarn_active_nodemanagers": registered}
+        if yarn is not None:
+            report.setdefault("cluster_report", {})["yarn_metrics"] = yarn
+        if hdfs is not None:
+            report.setdefault("cluster_report", {}).update(hdfs)
         return agents.record_heartbeat(self.ctx, {"instance_id": node.id, "agent_token": node.agent_token,
                                                   "phase": phase, **report})
 

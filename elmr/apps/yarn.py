@@ -22,10 +22,12 @@ CONTAINER_ENV = ("JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,
                  "AWS_ENDPOINT_URL,AWS_ENDPOINT_URL_S3,AWS_ENDPOINT_URL_EMR,AWS_REGION,AWS_DEFAULT_REGION")
 # Every state a NodeManager can be in, as the ResourceManager's REST API names them.
 NODE_STATES = "NEW,RUNNING,UNHEALTHY,DECOMMISSIONING,DECOMMISSIONED,LOST,REBOOTED,SHUTDOWN"
+# What the master reports of them (managed scaling and the cluster metrics read them).
 METRICS = ("activeNodes", "decommissioningNodes", "decommissionedNodes", "lostNodes", "unhealthyNodes",
-           "appsPending", "appsRunning", "appsCompleted", "appsFailed", "appsKilled",
+           "appsSubmitted", "appsPending", "appsRunning", "appsCompleted", "appsFailed", "appsKilled",
            "containersAllocated", "containersPending", "containersReserved",
-           "availableMB", "allocatedMB", "totalMB", "availableVirtualCores", "allocatedVirtualCores")
+           "availableMB", "allocatedMB", "reservedMB", "pendingMB", "totalMB",
+           "availableVirtualCores", "allocatedVirtualCores", "pendingVirtualCores", "totalVirtualCores")
 
 
 def nodemanager_memory_mib(instance_memory_mib: int) -> int:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from elmr import catalog, ids
 from elmr.apps.classifications import known as known_classifications, unknown_classifications
 from elmr.service import auto_scaling, block_public_access, instance_fleets, security_configurations
+from elmr.service.capacity_rules import check_compute_limits
 from elmr.service.errors import ValidationException
 from elmr.service.steps_intake import new_steps
 from elmr.store.models import BootstrapAction, Cluster, InstanceGroup
@@ -51,6 +52,8 @@ def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
             auto_scaling.check_policy(config["AutoScalingPolicy"], config["InstanceRole"],
                                       bool(params.get("AutoScalingRole")), bool(params.get("ManagedScalingPolicy")))
     _check_classifications(params.get("Configurations", []), "Configurations")
+    if params.get("ManagedScalingPolicy"):
+        check_compute_limits(params["ManagedScalingPolicy"].get("ComputeLimits"), uses_fleets=bool(fleet_configs))
     if params.get("SecurityConfiguration"):
         security_configurations.check_exists(session, params["SecurityConfiguration"])
     block_public_access.check_cluster(session, params)

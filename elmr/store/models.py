@@ -154,6 +154,13 @@ class InstanceFleet(CapacityStatus, Base):
 
     cluster: Mapped[Cluster] = relationship(back_populates="fleets")
 
+    def set_targets(self, on_demand: int, spot: int) -> None:
+        """New target capacities (ModifyInstanceFleet, managed scaling): a new resize,
+        so a spot timeout counts afresh."""
+        if (on_demand, spot) != (self.target_on_demand, self.target_spot):
+            self.target_on_demand, self.target_spot = on_demand, spot
+            self.spot_short_since = self.spot_gave_up_at = self.spot_units_at_give_up = None
+
 
 class Instance(Base):
     """A node: EMR's instance, realised as processes started by a node provider."""
