@@ -1,8 +1,8 @@
 """The control loop's timings, in one place: how long a node may take to start, how
 long an agent may stay silent, how a failing provider call is retried, how long a
-stop may take, how managed scaling waits before and between its decisions. The
-server builds them from its options; tests pass small ones with a fake clock, so a
-timeout is a clock moved forward, not a wait."""
+stop may take, how managed scaling waits before and between its decisions, how long
+cluster metrics are kept. The server builds them from its options; tests pass small
+ones with a fake clock, so a timeout is a clock moved forward, not a wait."""
 
 from dataclasses import dataclass
 
@@ -43,6 +43,10 @@ class ControlSettings:
     # scale-out cooldown (tests and demos; the backlog's wait stays).
     scale_in_after_s: float = 120.0
     scale_in_cooldown_s: float = 120.0
+
+    # One-minute cluster metrics (cluster_metrics.py) are kept this long: CloudWatch
+    # keeps one-minute data points for 15 days.
+    metric_retention_s: float = 15 * 24 * 3600.0
 
     def retry_delay_s(self, failed_attempts: int) -> float:
         return min(self.retry_base_s * 2 ** max(failed_attempts - 1, 0), self.retry_max_s)

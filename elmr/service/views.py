@@ -115,7 +115,7 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
         "ConfigurationsVersion": 0,
         "EbsBlockDevices": ebs_block_devices(group.ebs_configuration),
         "EbsOptimized": bool((group.ebs_configuration or {}).get("EbsOptimized", False)),
-        "AutoScalingPolicy": auto_scaling.described(group.auto_scaling_policy),
+        "AutoScalingPolicy": auto_scaling.described(group),
     }
     if group.bid_price:
         described["BidPrice"] = group.bid_price
