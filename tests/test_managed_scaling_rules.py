@@ -170,6 +170,8 @@ def test_core_above_maximum_core_capacity_moves_to_task_nodes(world):
     add_task_group(world, cluster_id)
     put_policy(world, cluster_id, minimum=1, maximum=4, MaximumCoreCapacityUnits=1)
     assert requested(world, cluster_id) == {"MASTER": 1, "CORE": 1, "TASK": 1}
+    decision = decisions(world, cluster_id)[-1]
+    assert (decision["direction"], decision["from_units"], decision["to_units"]) == ("MOVE", 2, 2)
 
 
 # Scaling in -------------------------------------------------------------------------
@@ -272,9 +274,9 @@ def test_shrinking_gives_back_spot_before_on_demand_and_task_before_core():
     holders = [Holder(Row(name, T0), role, market, steps, 1, NODEMANAGER_MB) for name, role, market, steps in (
         ("core", "CORE", "ON_DEMAND", 2), ("task-od", "TASK", "ON_DEMAND", 2), ("task-spot", "TASK", "SPOT", 2))]
     limits = Limits("Instances", 1, 10, 10, 10)
-    assert resize(holders, limits, 5, core_floor=1) == {"core/ON_DEMAND": 2, "task-od/ON_DEMAND": 2,
+    assert resize(holders, limits, 5, core_min=1) == {"core/ON_DEMAND": 2, "task-od/ON_DEMAND": 2,
                                                        "task-spot/SPOT": 1}
-    assert resize(holders, limits, 3, core_floor=1) == {"core/ON_DEMAND": 2, "task-od/ON_DEMAND": 1,
+    assert resize(holders, limits, 3, core_min=1) == {"core/ON_DEMAND": 2, "task-od/ON_DEMAND": 1,
                                                        "task-spot/SPOT": 0}
-    assert resize(holders, limits, 1, core_floor=1) == {"core/ON_DEMAND": 1, "task-od/ON_DEMAND": 0,
+    assert resize(holders, limits, 1, core_min=1) == {"core/ON_DEMAND": 1, "task-od/ON_DEMAND": 0,
                                                        "task-spot/SPOT": 0}

@@ -11,7 +11,8 @@ The load is the master's last heartbeat (YARN's cluster metrics, apps/yarn.py):
   `scale_out_backlog_s`, and unless the cluster grew within `scale_out_cooldown_s`,
   the cluster grows by the units whose NodeManagers would hold the pending memory
   (at least one), less the units already asked for and not yet running;
-- spare capacity, units beyond what YARN's allocations need, with no backlog. Once
+- spare capacity, units beyond what YARN's allocations need (allocatedMB and
+  reservedMB over what the running nodes' NodeManagers offer), with no backlog. Once
   it has been spare for `scale_in_after_s`, and no resize happened within
   `scale_in_cooldown_s`, the cluster shrinks to what the allocations need.
 Where the units go (core or task, on-demand or spot) is scaling_units.py. A cluster
@@ -28,7 +29,8 @@ from datetime import datetime, timedelta, timezone
 from elmr.control.groups import staying
 from elmr.control.nodes import Context
 from elmr.control.plan import Plan
-from elmr.control.scaling_units import Holder, Limits, core_floor, holders_of, node_units, resize, total_units
+from elmr.control.scaling_units import (Holder, Limits, core_floor, holders_of, node_units, resize, total_units,
+                                        yarn_mb)
 from elmr.store.models import Cluster, Instance, InstanceGroup
 from elmr.store.scaling_records import moment, stamp
 
@@ -46,12 +48,11 @@ class Load:
     pending_apps: int
     pending_mb: int
     allocated_mb: int  # allocated and reserved
-    total_mb: int
 
     @classmethod
     def of(cls, yarn: dict) -> "Load":
         return cls(yarn.get("containersPending") or 0, yarn.get("appsPending") or 0, yarn.get("pendingMB") or 0,
-                   (yarn.get("allocatedMB") or 0) + (yarn.get("reservedMB") or 0), yarn.get("totalMB") or 0)
+                   (yarn.get("allocatedMB") or 0) + (yarn.get("reservedMB") or 0))
 
     @property
     def backlog(self) -> bool:
@@ -125,7 +126,7 @@ def _wanted(current: int, holders: list[Holder], live: list[Instance], load: Loa
         missing = needed - _launching_units(holders, live, limits.unit_type)
         return Wanted(current + missing, load.describe(), due) if missing > 0 else Wanted(current)
     state.pop("backlog_since", None)
-    used = math.ceil(load.allocated_mb / _running_mb_per_unit(holders, live, load, limits.unit_type))
+    used = math.ceil(load.allocated_mb / _running_mb_per_unit(holders, live, limits.unit_type))
     target = max(limits.minimum, used)
     if target >= current:
         state.pop("spare_since", None)
@@ -133,8 +134,8 @@ def _wanted(current: int, holders: list[Holder], live: list[Instance], load: Loa
     due = max(_since(state, "spare_since", now) + timedelta(seconds=settings.scale_in_after_s),
               _after(state.get("last_out_at"), settings.scale_in_cooldown_s),
               _after(state.get("last_in_at"), settings.scale_in_cooldown_s))
-    return Wanted(target, f"YARN's allocations ({load.allocated_mb} MB) need {used} unit(s) of {current}, "
-                          f"spare for {settings.scale_in_after_s:g} s", due)
+    return Wanted(target, f"YARN's allocations ({load.allocated_mb} MB) need {used} of the {current} unit(s), "
+                          f"the rest spare for {settings.scale_in_after_s:g} s", due)
 
 
 def _load(live: list[Instance]) -> Load | None:
@@ -169,12 +170,13 @@ def _mb_per_unit(holder: Holder) -> float:
     return max(1.0, holder.step_mb / holder.step_units)
 
 
-def _running_mb_per_unit(holders: list[Holder], live: list[Instance], load: Load, unit_type: str) -> float:
-    """YARN's memory per unit of the nodes running now (the type mix as it is)."""
-    running = sum(node_units(n, unit_type) for n in _running_workers(holders, live))
-    if load.total_mb and running:
-        return max(1.0, load.total_mb / running)
-    return _mb_per_unit(holders[0])
+def _running_mb_per_unit(holders: list[Holder], live: list[Instance], unit_type: str) -> float:
+    """What a unit of the nodes running now offers YARN (the type mix as it is)."""
+    running = _running_workers(holders, live)
+    units = sum(node_units(n, unit_type) for n in running)
+    if not units:
+        return _mb_per_unit(holders[0])
+    return max(1.0, sum(yarn_mb(n.instance_type) for n in running) / units)
 
 
 def _launching_units(holders: list[Holder], live: list[Instance], unit_type: str) -> int:
@@ -200,7 +202,8 @@ def _apply(holders: list[Holder], steps: dict[str, int]) -> None:
 
 def _record(state: dict, now: datetime, before: int, after: int, reason: str, holders: list[Holder],
             steps: dict[str, int]) -> None:
-    direction = "OUT" if after > before else "IN"
+    # MOVE: as many units, moved within the limits (core or on-demand over its cap).
+    direction = "OUT" if after > before else "IN" if after < before else "MOVE"
     state["last_out_at" if direction == "OUT" else "last_in_at"] = stamp(now)
     state.pop("backlog_since" if direction == "OUT" else "spare_since", None)
     decision = {"at": stamp(now), "direction": direction, "from_units": before, "to_units": after,

@@ -81,13 +81,13 @@ def holders_of(groups: list, fleets: list, unit_type: str) -> list[Holder]:
         if group.role in _ROLES and group.state != "TERMINATED":
             units = vcpu(group.instance_type) if unit_type == "VCPU" else 1
             holders.append(Holder(group, group.role, group.market, group.requested_count, units,
-                                  _yarn_mb(group.instance_type)))
+                                  yarn_mb(group.instance_type)))
     for fleet in fleets:
         if fleet.role in _ROLES and fleet.state != "TERMINATED":
             instance_type, weight = _first_type(fleet)
             # A fleet's step is one unit of WeightedCapacity: an instance's share of it.
             units = max(1, round(vcpu(instance_type) / weight)) if unit_type == "VCPU" else 1
-            mb = _yarn_mb(instance_type) // weight
+            mb = yarn_mb(instance_type) // weight
             holders.append(Holder(fleet, fleet.role, "ON_DEMAND", fleet.target_on_demand, units, mb))
             holders.append(Holder(fleet, fleet.role, "SPOT", fleet.target_spot, units, mb))
     return sorted(holders, key=_growth_order)
@@ -109,18 +109,18 @@ def node_units(node: Instance, unit_type: str) -> int:
     return 1
 
 
-def resize(holders: list[Holder], limits: Limits, wanted: int, core_floor: int) -> dict[str, int]:
+def resize(holders: list[Holder], limits: Limits, wanted: int, core_min: int) -> dict[str, int]:
     """New steps per holder ({key: steps}) for `wanted` units in all, within the
     limits: the caps given back first, then growth or shrinkage in EMR's order."""
     steps = {h.key: h.steps for h in holders}
     wanted = min(max(wanted, limits.minimum), limits.maximum)
-    _give_back(holders, steps, "CORE", None, limits.core, core_floor)
-    _give_back(holders, steps, None, "ON_DEMAND", limits.on_demand, core_floor)
+    _give_back(holders, steps, "CORE", None, limits.core, core_min)
+    _give_back(holders, steps, None, "ON_DEMAND", limits.on_demand, core_min)
     total = _units(holders, steps)
     if total < wanted:
         _grow(holders, steps, wanted - total, limits)
     elif total > wanted:
-        _shrink(holders, steps, total - wanted, core_floor)
+        _shrink(holders, steps, total - wanted, core_min)
     return steps
 
 
@@ -142,15 +142,15 @@ def _grow(holders: list[Holder], steps: dict, missing: int, limits: Limits) -> N
         missing -= added * holder.step_units
 
 
-def _shrink(holders: list[Holder], steps: dict, excess: int, core_floor: int) -> None:
+def _shrink(holders: list[Holder], steps: dict, excess: int, core_min: int) -> None:
     for holder in reversed(holders):
-        removable = min(excess // holder.step_units, _above_floor(holders, steps, holder, core_floor))
+        removable = min(excess // holder.step_units, _above_floor(holders, steps, holder, core_min))
         steps[holder.key] -= removable
         excess -= removable * holder.step_units
 
 
 def _give_back(holders: list[Holder], steps: dict, role: str | None, market: str | None, cap: int,
-               core_floor: int) -> None:
+               core_min: int) -> None:
     """Bring the units of `role` or `market` down to `cap`, in shrinking order."""
     for holder in reversed(holders):
         if (role and holder.role != role) or (market and holder.market != market):
@@ -158,17 +158,17 @@ def _give_back(holders: list[Holder], steps: dict, role: str | None, market: str
         over = _units(holders, steps, role=role, market=market) - cap
         if over <= 0:
             return
-        removable = min(math.ceil(over / holder.step_units), _above_floor(holders, steps, holder, core_floor))
+        removable = min(math.ceil(over / holder.step_units), _above_floor(holders, steps, holder, core_min))
         steps[holder.key] -= removable
 
 
-def _above_floor(holders: list[Holder], steps: dict, holder: Holder, core_floor: int) -> int:
-    """Steps `holder` may give up: all of a task holder's, a core one's down to the
-    HDFS floor of the core holders together."""
+def _above_floor(holders: list[Holder], steps: dict, holder: Holder, core_min: int) -> int:
+    """Steps `holder` may give up: all of a task holder's, a core one's down to
+    `core_min` for the core holders together (their HDFS floor, core_floor)."""
     if holder.role != "CORE":
         return steps[holder.key]
     core_steps = sum(steps[h.key] for h in holders if h.role == "CORE")
-    return max(0, min(steps[holder.key], core_steps - core_floor))
+    return max(0, min(steps[holder.key], core_steps - core_min))
 
 
 def _units(holders: list[Holder], steps: dict, role: str | None = None, market: str | None = None) -> int:
@@ -190,7 +190,7 @@ def vcpu(instance_type: str) -> int:
     return known.vcpu if known else 1
 
 
-def _yarn_mb(instance_type: str) -> int:
+def yarn_mb(instance_type: str) -> int:
     """What a node of this type offers YARN's containers (its NodeManager's memory)."""
     known = catalog.instance_type(instance_type)
     return nodemanager_memory_mib(known.memory_mib if known else 8192)

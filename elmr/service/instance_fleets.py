@@ -202,4 +202,3 @@ def _check_modifiable(fleet: InstanceFleet, change: dict) -> None:
         raise InvalidRequestException("InstanceFleet: target capacities must not be negative.")
     if fleet.role == "CORE":
         check_core_count(fleet.cluster, on_demand + spot, "core instance fleet", "unit(s)")
-

@@ -55,4 +55,3 @@ def remove_managed_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
         lookups.cluster(session, params["ClusterId"]).managed_scaling_policy = None
     return {}
-
