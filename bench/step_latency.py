@@ -1,17 +1,16 @@
 """Benchmark: a small Spark step (Spark's pi.py, 10 partitions) from AddJobFlowSteps
-to COMPLETED on a WAITING 1 master + 2 core cluster, against the same script run with
-`spark-submit --master local[2]` and with `spark-submit` to a standalone master and
-two workers started by hand — alternating, sample by sample, in one run. It also
-prints what the step machinery itself adds: the step's wall time less the run time
-of its own spark-submit process, as the master's agent measured it.
+to COMPLETED on a WAITING 1 master + 2 core cluster (Spark on YARN, client deploy
+mode), against the same script run with `spark-submit --master local[2]` and with
+`spark-submit` to the same daemons started by hand (bench/hand_started.py) —
+alternating, sample by sample, in one run. It also prints what the step machinery
+itself adds: the step's wall time less the run time of its own spark-submit process,
+as the master's agent measured it.
 
 Run:  .venv/bin/python bench/step_latency.py [--samples 5]
 """
 
 import argparse
 import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -19,8 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from hand_started import HandStartedCluster
+
 from elmr.apps import spark
-from elmr.launcher import ServerProcess, free_port, poll_until
+from elmr.launcher import ServerProcess, poll_until
 
 PI_PY = str(spark.spark_home() / "examples" / "src" / "main" / "python" / "pi.py")
 CLUSTER = {
@@ -36,28 +37,6 @@ def _timed_submit(master: str, env: dict, log: Path) -> float:
         subprocess.run([str(spark.spark_home() / "bin" / "spark-submit"), "--master", master, PI_PY, "10"],
                        env=env, stdout=output, stderr=subprocess.STDOUT, check=True)
     return time.monotonic() - started
-
-
-class HandStartedStandalone:
-    """A Spark master and two workers started with spark-class, as the floor."""
-
-    def __init__(self, scratch: Path):
-        self.env = spark.daemon_env(scratch, "127.0.0.1")
-        spark.write_conf_dir(scratch, {})
-        port, ui_port = free_port(), free_port()
-        self.url = f"spark://127.0.0.1:{port}"
-        commands = [spark.master_command("127.0.0.1", port, ui_port)] + [
-            spark.worker_command("127.0.0.1", free_port(), free_port(), 4, 16384, self.url) for _ in range(2)]
-        self.processes = [subprocess.Popen(c, env=self.env, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, start_new_session=True)
-                          for c in commands]
-        poll_until(lambda: (s := spark.ui_status(f"http://127.0.0.1:{ui_port}")) and spark.alive_workers(s) == 2,
-                   120, 0.1, "two workers")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def step_process_seconds(data_dir: Path, cluster_id: str, step_id: str) -> float:
@@ -83,21 +62,21 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
-    samples = {"local[2]": [], "standalone by hand": [], "elmr step": [], "elmr machinery": []}
+    samples = {"local[2]": [], "YARN by hand": [], "elmr step": [], "elmr machinery": []}
     with tempfile.TemporaryDirectory(prefix="elmr-bench-steps-") as scratch:
         scratch = Path(scratch)
         server = ServerProcess(scratch / "data")
         server.start()
-        standalone = HandStartedStandalone(scratch / "standalone")
+        by_hand = HandStartedCluster(scratch / "by-hand")
+        by_hand.start()
         emr = server.client()
         cluster_id = emr.run_job_flow(**CLUSTER)["JobFlowId"]
         try:
             poll_until(lambda: emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
-                       == "WAITING", 120, 0.2, "the cluster")
+                       == "WAITING", 600, 0.2, "the cluster")
             for sample in range(args.samples):
-                samples["local[2]"].append(_timed_submit("local[2]", standalone.env, scratch / "local.log"))
-                samples["standalone by hand"].append(
-                    _timed_submit(standalone.url, standalone.env, scratch / "standalone.log"))
+                samples["local[2]"].append(_timed_submit("local[2]", by_hand.env, scratch / "local.log"))
+                samples["YARN by hand"].append(_timed_submit("yarn", by_hand.env, scratch / "yarn.log"))
                 wall, step_id = elmr_sample(emr, cluster_id)
                 samples["elmr step"].append(wall)
                 # What the step machinery adds: the wall time less the step's own process.
@@ -106,16 +85,16 @@ def main() -> int:
                 print(f"sample {sample + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in samples.items()),
                       flush=True)
         finally:
-            standalone.stop()
+            by_hand.stop()
             emr.terminate_job_flows(JobFlowIds=[cluster_id])
             poll_until(lambda: emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
-                       == "TERMINATED", 60, 0.2, "the cluster to end")
+                       == "TERMINATED", 120, 0.2, "the cluster to end")
             server.stop()
     medians = {name: statistics.median(values) for name, values in samples.items()}
     for name, median in medians.items():
         print(f"median {name}: {median:.2f} s")
-    print(f"ratio elmr step / standalone by hand: {medians['elmr step'] / medians['standalone by hand']:.2f}"
-          f" (+{medians['elmr step'] - medians['standalone by hand']:.2f} s)")
+    print(f"ratio elmr step / YARN by hand: {medians['elmr step'] / medians['YARN by hand']:.2f}"
+          f" (+{medians['elmr step'] - medians['YARN by hand']:.2f} s)")
     print(f"ratio elmr step / local[2]: {medians['elmr step'] / medians['local[2]']:.2f}")
     return 0
 

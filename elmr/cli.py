@@ -20,7 +20,8 @@ def _server(args) -> int:
         data_dir=args.data_dir, host=args.host, port=args.port,
         database_url=args.database_url, region=args.region,
         max_local_nodes=args.max_local_nodes, request_timeout_s=args.request_timeout,
-        node_heartbeat_timeout_s=args.node_heartbeat_timeout, **_spot_options(args),
+        node_heartbeat_timeout_s=args.node_heartbeat_timeout, scaling_cooldown_s=args.scaling_cooldown,
+        **_spot_options(args),
     ))
     return 0
 
@@ -111,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--node-heartbeat-timeout", type=float, metavar="SECONDS",
                         help="a running node whose agent is silent this long is lost and replaced "
                              "(default: 60)")
+    server.add_argument("--scaling-cooldown", type=_non_negative_float, metavar="SECONDS",
+                        help="managed scaling's waits: between scale-outs, after a resize before a "
+                             "scale-in, and for spare capacity before a scale-in (default: 30, 120, 120)")
     server.add_argument("--request-timeout", type=float, default=20.0, metavar="SECONDS",
                         help="how long a request may pause, or take to send its headers (default 20)")
     server.set_defaults(run=_server)

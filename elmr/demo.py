@@ -1,7 +1,7 @@
 """`elmr demo`, the main job: start an elmr server on the embedded default, create a
 cluster of 1 master and 2 core nodes through boto3 exactly as against AWS, wait for it
-to run real Spark daemons, show what it is made of, run Spark's pi.py on it as a step,
-terminate it and stop the server.
+to run real HDFS, YARN and Spark daemons, show what it is made of, run Spark's pi.py on
+it as a step (Spark on YARN), terminate it and stop the server.
 """
 
 import argparse
@@ -18,7 +18,7 @@ from elmr.launcher import ServerProcess, poll_until
 CLUSTER_REQUEST = {
     "Name": "elmr-demo",
     "ReleaseLabel": "emr-7.2.0",
-    "Applications": [{"Name": "Spark"}],
+    "Applications": [{"Name": "Hadoop"}, {"Name": "Spark"}],
     "Instances": {
         "InstanceGroups": [
             {"Name": "Primary", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1},
@@ -27,21 +27,22 @@ CLUSTER_REQUEST = {
         "KeepJobFlowAliveWhenNoSteps": True,
     },
 }
-WAITER = {"Delay": 1, "MaxAttempts": 180}
+WAITER = {"Delay": 1, "MaxAttempts": 300}
 
 
 def _say(message: str) -> None:
     print(f"[elmr demo] {message}", flush=True)
 
 
-def _spark_master_view(cluster: dict) -> str:
-    spark = next(app for app in cluster["Applications"] if app["Name"] == "Spark")
-    ui_url = spark["AdditionalInfo"]["SparkMasterWebUiUrl"]
-    with urllib.request.urlopen(ui_url + "/json/", timeout=10) as answer:
-        status = json.load(answer)
-    workers = [f"{w['host']}:{w['port']} ({w['cores']} cores, {w['memory']} MiB, {w['state']})"
-               for w in status["workers"]]
-    return f"Spark master {status['url']} is {status['status']} with workers: " + "; ".join(workers)
+def _yarn_view(cluster: dict) -> str:
+    hadoop = next(app for app in cluster["Applications"] if app["Name"] == "Hadoop")
+    ui_url = hadoop["AdditionalInfo"]["ResourceManagerWebUiUrl"]
+    with urllib.request.urlopen(ui_url + "/ws/v1/cluster/nodes", timeout=10) as answer:
+        nodes = json.load(answer)["nodes"]["node"]
+    listed = [f"{n['nodeHostName']} ({n['availableVirtualCores']} vcores, {n['availMemoryMB']} MiB, {n['state']})"
+              for n in nodes]
+    return (f"YARN at {ui_url} with NodeManagers: " + "; ".join(listed)
+            + f"; HDFS at {hadoop['AdditionalInfo']['NameNodeWebUiUrl']}")
 
 
 def _run_pi_step(server: ServerProcess, emr, cluster_id: str) -> None:
@@ -75,7 +76,7 @@ def run_cluster(server: ServerProcess) -> int:
                      if g["Id"] == node["InstanceGroupId"])
         _say(f"  {node['Ec2InstanceId']} {group['InstanceGroupType']:6} {node['InstanceType']} "
              f"{node['Status']['State']}")
-    _say(_spark_master_view(cluster))
+    _say(_yarn_view(cluster))
 
     _run_pi_step(server, emr, cluster_id)
 

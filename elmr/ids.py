@@ -55,3 +55,12 @@ def notebook_execution_id() -> str:
 
 def persistent_app_ui_id() -> str:
     return "p-" + _long_suffix()
+
+
+def temporary_access_key_id() -> str:
+    """Shaped like AWS's temporary keys (ASIA…), which SDKs pair with a session token."""
+    return "ASIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+
+
+def secret_access_key() -> str:
+    return secrets.token_urlsafe(30)[:40]

@@ -5,8 +5,8 @@ Launch
 ------
 A node provider creates the node directory, writes `NODE_SPEC_FILE` in it (JSON, mode
 0600, the fields of `NodeSpec`) and starts `python -m elmr.agent --node-dir DIR` as
-the leader of a new process group. Everything the agent starts (Spark daemons, later
-bootstrap actions and steps) stays in that process group, so the provider can stop a
+the leader of a new process group. Everything the agent starts (Hadoop's and Spark's
+daemons, bootstrap actions and steps) stays in that process group, so the provider can stop a
 node with one `killpg`.
 
 Heartbeat
@@ -29,14 +29,16 @@ Decommissioning
 ---------------
 When a core or task node leaves its cluster (its instance group shrinks), the server
 decommissions it gracefully before stopping it. Until it stops the node:
-- the leaving node's own agent gets `HeartbeatReply.decommission: true`: it takes no
-  new work and decommissions its own daemons (a Spark standalone worker: Spark's own
-  decommissioning, see elmr/apps/spark_decommission.py), reporting the phase
-  DECOMMISSIONING, then DECOMMISSIONED once they are done;
 - the master's agent gets `HeartbeatReply.decommission_nodes`, [{"instance_id",
-  "address"}] (instance_id: the leaving node's NodeSpec.instance_id, ci-…), and lists
-  in `Heartbeat.decommissioned_nodes` the ids whose decommissioning is finished on
-  the master's side (a master with nothing to do for a node lists it at once).
+  "address"}] (instance_id: the leaving node's NodeSpec.instance_id, ci-…): it
+  decommissions their DataNode and NodeManager with HDFS's and YARN's own graceful
+  decommissioning and lists in `Heartbeat.decommissioned_nodes` the ids whose
+  decommissioning is finished (blocks re-replicated, containers drained) until the
+  reply stops listing them;
+- the leaving node's own agent gets `HeartbeatReply.decommission: true`: it starts no
+  new work, reports DECOMMISSIONING, and DECOMMISSIONED once its own daemons are done
+  (a NodeManager YARN decommissioned shuts itself down; the DataNode serves its
+  blocks until the master's side is done).
 The server stops the node when both sides have reported it done, or when the
 group's DecommissionTimeout runs out, whichever comes first.
 
@@ -68,13 +70,29 @@ LOGS_PATH = "/elmr/agent/v1/logs"
 OBJECT_PATH = "/elmr/agent/v1/object"
 # Uploads to LOGS_PATH under this path are executed notebooks, not logs.
 NOTEBOOK_OUTPUT_PREFIX = "notebook-executions/"
+# GET the cluster's credentials (ECS's container-credentials shape) with the node's
+# credentials token as the Authorization header: what SDKs on the node do when
+# AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN are set.
+CREDENTIALS_PATH = "/elmr/agent/v1/credentials"
 # URI schemes that name the object store, as EMR accepts them.
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "s3n")
 
+# Variables of the server's environment that never reach a node (its root key, the
+# user's own AWS identity): the provider starts agents without them, and the agent
+# gives its processes the cluster's credentials endpoint instead.
+SERVER_ONLY_VARIABLES = ("ELMR_ACCESS_KEY_ID", "ELMR_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                         "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
+                         "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+
+# Set to "1" in the agent's environment when the provider started it in a mount
+# namespace of its own, where it may overlay EMR's paths (agent/emr_paths.py).
+MOUNT_NAMESPACE_VARIABLE = "ELMR_MOUNT_NAMESPACE"
+
 # Phases a node's agent reports, in the order they happen.
 PHASE_BOOTSTRAPPING = "BOOTSTRAPPING"  # registered; bootstrap actions, config files
-PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # Spark daemons launched, not yet up
-PHASE_RUNNING = "RUNNING"  # every daemon of this node is up
+PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # daemons launched, not all serving yet
+PHASE_RUNNING = "RUNNING"  # every daemon of this node serves (the master: and the
+# cluster's HDFS directories exist)
 PHASE_FAILED = "FAILED"  # a bootstrap action or daemon failed; `message` says why
 PHASE_STOPPING = "STOPPING"  # asked to shut down, stopping daemons
 PHASE_DECOMMISSIONING = "DECOMMISSIONING"  # leaving: its daemons hand over their work
@@ -92,28 +110,32 @@ class NodeSpec:
     agent_token: str  # secret the agent sends with every heartbeat
     role: str  # MASTER | CORE | TASK
     instance_type: str  # m5.xlarge
-    vcpus: int  # what the Spark worker advertises (--cores)
-    memory_mib: int  # what the Spark worker advertises (--memory NNNm)
-    address: str  # the address the node's daemons bind to (127.0.0.1 on `local`)
-    spark_master_url: str  # spark://ADDR:PORT of the cluster's master node
+    vcpus: int  # what the node's NodeManager offers
+    memory_mib: int  # the instance type's memory (YARN offers most of it)
+    address: str  # the node's own address (a 127.x.y.z of its own on `local`)
+    # {port name: port} of this node's daemons on `address`, as the applications
+    # declare them (apps/registry.py), chosen by the provider before anything starts.
     ports: dict = field(default_factory=dict)
-    # MASTER: {"spark_master": P, "spark_master_ui": P}; CORE/TASK: {"spark_worker": P,
-    # "spark_worker_ui": P}. Chosen by the provider so workers know the master's
-    # address before the master is up, and all nodes can start at once.
+    master_address: str = ""  # the master node's address: NameNode, ResourceManager…
+    master_ports: dict = field(default_factory=dict)  # the master's `ports`
+    core_nodes: int = 0  # the cluster's requested core nodes (HDFS replication)
+    task_nodes: int = 0
+    region: str = "us-east-1"
     heartbeat_interval_s: float = 1.0
     spark_conf: dict = field(default_factory=dict)  # spark-defaults properties elmr sets
     # EMR Configurations (classifications) the agent writes to the real files.
     configurations: list = field(default_factory=list)
-    # [{"name", "path", "args"}], run in order before Spark starts.
+    # [{"name", "path", "args"}], run in order before the daemons start.
     bootstrap_actions: list = field(default_factory=list)
-    # Where Spark's event logs go (a directory shared by the cluster's master).
-    event_log_dir: str = ""
-    # The embedded object store's bucket directories (one per bucket), which Spark
-    # reaches as s3://BUCKET/… and s3a://BUCKET/…; empty when there is none.
-    object_store_dir: str = ""
-    # MASTER only: the cluster has no core or task nodes, so this node runs the
-    # cluster's tasks too (a Spark worker on ports spark_worker/spark_worker_ui), as
-    # EMR runs a single-node cluster's tasks on its master.
+    # The cluster's credentials for code on the node (as an instance profile's):
+    # SDKs GET them from this URL with this token in the Authorization header.
+    credentials_url: str = ""
+    credentials_token: str = ""
+    # EMR's /mnt/var/lib/info/job-flow.json for this cluster (the agent writes it).
+    job_flow: dict = field(default_factory=dict)
+    instance_group_id: str = ""  # ig-…
+    # MASTER only: the cluster has no core or task nodes, so this node runs a core
+    # node's DataNode and NodeManager too, as EMR runs a single-node cluster.
     runs_tasks: bool = False
 
     def write(self, node_dir: Path) -> Path:
@@ -129,11 +151,16 @@ class NodeSpec:
 
 @dataclass
 class DaemonStatus:
-    name: str  # spark-master | spark-worker
+    name: str  # namenode, datanode, resourcemanager, nodemanager…
     pid: int | None
     alive: bool
     ui_url: str | None = None  # http://ADDR:PORT of its web UI
     exit_code: int | None = None
+
+
+# The figures of `Heartbeat.cluster_report` the server waits for before a cluster runs
+# (every core node's DataNode and every core and task node's NodeManager registered).
+CLUSTER_COUNTS = ("hdfs_live_datanodes", "yarn_active_nodemanagers")
 
 
 @dataclass
@@ -144,20 +171,21 @@ class Heartbeat:
     message: str = ""  # why, for PHASE_FAILED
     agent_pid: int = 0
     daemons: list = field(default_factory=list)  # [DaemonStatus as dict]
-    # Master node only: what its Spark master reports (from its /json/ endpoint).
-    spark_alive_workers: int | None = None
-    spark_master_ui_url: str | None = None
+    # Master node only: what the cluster's daemons report of themselves (live DataNodes,
+    # active NodeManagers, YARN's metrics, HDFS's capacity): apps/*.py `report`.
+    cluster_report: dict = field(default_factory=dict)
     failure_code: str = ""  # BOOTSTRAP_FAILURE when a bootstrap action failed
     # Master node only: every step it was given, [StepReport as dict].
     steps: list = field(default_factory=list)
     # Master node only: every notebook execution it was given, [NotebookReport as dict].
     notebooks: list = field(default_factory=list)
-    # Master node only: applications running on the cluster (Spark's active
+    # Master node only: applications running on the cluster (YARN's running
     # applications), which keep a cluster from being idle.
     running_applications: int | None = None
-    # Master node only: ids of leaving nodes whose decommissioning is finished on the
-    # master's side (see Decommissioning above).
-    decommissioned_nodes: list = field(default_factory=list)
+    # Master node only: instance ids (ci-…) of nodes the reply listed in
+    # `decommission_nodes` whose DataNode and NodeManager have finished
+    # decommissioning (see Decommissioning above).
+    decommissioned_nodes: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -208,10 +236,10 @@ class HeartbeatReply:
     # those to stop.
     run_notebooks: list = field(default_factory=list)
     stop_notebooks: list = field(default_factory=list)
-    # This node is leaving: stop taking work and decommission its own daemons.
+    # This node is leaving: start no new work (see Decommissioning above).
     decommission: bool = False
     # Master node only: the leaving nodes, [{"instance_id", "address"}].
-    decommission_nodes: list = field(default_factory=list)
+    decommission_nodes: list[dict] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()

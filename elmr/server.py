@@ -20,7 +20,7 @@ from elmr import credentials
 from elmr.api.app import ElmrApp
 from elmr.api.sendfile import SendfileGateway
 from elmr.api.socket_reader import Connection
-from elmr.control.actuator import Actuator
+from elmr.control.actuator import Actuator, held_node_addresses
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
 from elmr.market.settings import DEFAULT_NOTICE_S, DEFAULT_PRICE_PERIOD_S, MarketSettings, start_epoch
@@ -30,6 +30,7 @@ from elmr.objectstore.objects import buckets_root
 from elmr.objectstore.storage import sweep_staging
 from elmr.platform.spark_history import SparkHistoryService
 from elmr.providers.local import LocalProvider
+from elmr.service.cluster_credentials import Keyring
 from elmr.service.context import ServiceContext, utc_now
 from elmr.store.db import Store, sqlite_url
 
@@ -68,6 +69,9 @@ class ServerOptions:
     # A running node whose agent has not reported for this long is lost (None: the
     # control loop's default).
     node_heartbeat_timeout_s: float | None = None
+    # Managed scaling's waits: after a scale-out, after any resize before a scale-in,
+    # and for spare capacity before a scale-in (None: the control loop's defaults).
+    scaling_cooldown_s: float | None = None
     request_timeout_s: float = REQUEST_TIMEOUT_S
 
 
@@ -99,12 +103,14 @@ def serve(options: ServerOptions) -> None:
                          spark_history=spark_history)
     with store.transaction() as session:
         start_epoch(session, market, ctx.clock())
-    app = ElmrApp(ctx, root_credentials)
+    keyring = Keyring(root_credentials, store)  # the root key and live clusters' keys
+    app = ElmrApp(ctx, keyring)
     http_server = _http_server(options.host, options.port, app, options.request_timeout_s)
     server_url = f"http://{options.host}:{http_server.bind_addr[1]}"
 
-    provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes)
-    loop, provider_calls = _control_loop(store, provider, server_url, data_dir, options, market)
+    provider = LocalProvider(data_dir, max_nodes=options.max_local_nodes,
+                             held_addresses=held_node_addresses(store))
+    loop, provider_calls = _control_loop(store, provider, server_url, options, market)
     ctx.wake_reconciler = loop.wake
     loop.start()
     _write_server_info(data_dir, server_url, options.region, options.database_url)
@@ -130,16 +136,19 @@ def serve(options: ServerOptions) -> None:
     # The data dir's lock goes as the process exits, not before (_hold_data_dir).
 
 
-def _control_loop(store: Store, provider, server_url: str, data_dir: Path, options: ServerOptions,
-                  market: MarketSettings):
+def _control_loop(store: Store, provider, server_url: str, options: ServerOptions, market: MarketSettings):
     """The loop, its queue, and the actuator whose provider calls run on a pool of
     their own (a slow node start holds up no reconciler pass), all on one clock."""
     settings = ControlSettings()
     if options.node_heartbeat_timeout_s is not None:
         settings = replace(settings, heartbeat_timeout_s=options.node_heartbeat_timeout_s)
+    if options.scaling_cooldown_s is not None:
+        cooldown_s = options.scaling_cooldown_s
+        settings = replace(settings, scale_out_cooldown_s=cooldown_s, scale_in_cooldown_s=cooldown_s,
+                           scale_in_after_s=cooldown_s)
     provider_calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="elmr-provider")
-    actuator = Actuator(store, provider, utc_now, server_url, settings,
-                        object_store_dir=str(buckets_root(data_dir)), submit=provider_calls.submit)
+    actuator = Actuator(store, provider, utc_now, server_url, settings, region=options.region,
+                        submit=provider_calls.submit)
     loop = ControlLoop(Reconciler(store, actuator, utc_now, settings, market), WorkQueue(utc_now))
     actuator.on_done = loop.wake
     return loop, provider_calls

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from elmr.apps import registry
 from elmr.control.actuator import Actuator
 from elmr.control.loop import ControlLoop
 from elmr.control.reconciler import Reconciler
@@ -57,7 +58,7 @@ class ProviderWhereNodesRun(NodeProvider):
 
     def allocate(self, node):
         return {"node_dir": f"/nowhere/{node.cluster_id}/{node.instance_id}", "address": "127.0.0.1",
-                "ports": {"spark_master": 7077, "spark_master_ui": 8080, "spark_history_ui": 18080}}
+                "ports": registry.ports_for(node.role)}
 
     def start(self, spec, checkpoint):
         with self._lock:
@@ -185,7 +186,16 @@ class World:
 
     # What the agents do --------------------------------------------------------
 
-    def heartbeat(self, node: Instance, phase: str, **report) -> dict:
+    def heartbeat(self, node: Instance, phase: str, registered: int | None = None, yarn: dict | None = None,
+                  hdfs: dict | None = None, **report) -> dict:
+        """`registered`: a master's report of that many DataNodes and NodeManagers;
+        `yarn`: its ResourceManager's cluster metrics; `hdfs`: its NameNode's figures."""
+        if registered is not None:
+            report["cluster_report"] = {"hdfs_live_datanodes": registered, "yarn_active_nodemanagers": registered}
+        if yarn is not None:
+            report.setdefault("cluster_report", {})["yarn_metrics"] = yarn
+        if hdfs is not None:
+            report.setdefault("cluster_report", {}).update(hdfs)
         return agents.record_heartbeat(self.ctx, {"instance_id": node.id, "agent_token": node.agent_token,
                                                   "phase": phase, **report})
 
@@ -197,7 +207,7 @@ class World:
         workers = sum(1 for n in started if n.role != "MASTER" and n.leaving_since is None)
         for node in started:
             if node.role == "MASTER":
-                self.heartbeat(node, phase, **{"spark_alive_workers": workers, **master_report})
+                self.heartbeat(node, phase, **{"registered": workers, **master_report})
             elif node.agent_phase in ("DECOMMISSIONING", "DECOMMISSIONED"):
                 self.heartbeat(node, node.agent_phase)
             else:

@@ -79,7 +79,7 @@ def test_describe_cluster_gives_back_the_request(no_room, recorded):
     cluster = no_room.client().describe_cluster(ClusterId=recorded[0])["Cluster"]
     assert cluster["Name"] == "recorded" and cluster["ReleaseLabel"] == "emr-7.2.0"
     assert cluster["LogUri"] == "s3://logs/elmr/"
-    assert {app["Name"] for app in cluster["Applications"]} == {"Spark", "Hive"}
+    assert {app["Name"] for app in cluster["Applications"]} == {"Spark", "Hive", "Hadoop"}, "Hadoop runs on every cluster"
     assert cluster["Configurations"][0]["Properties"] == {"spark.executor.memory": "2g"}
     assert cluster["Tags"] == [{"Key": "team", "Value": "data"}]
     assert cluster["ServiceRole"] == "EMR_DefaultRole"

@@ -1,5 +1,7 @@
-"""Real clusters: every node is a process group running the elmr agent and a real
-Spark daemon, created and managed through boto3 and the AWS CLI."""
+"""Real clusters: every node is a process group running the elmr agent and real
+Hadoop daemons (NameNode and ResourceManager on the master, DataNode and NodeManager
+on core nodes), each node on a loopback address of its own with EMR's ports, created
+and managed through boto3 and the AWS CLI."""
 
 import json
 import os
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.slow
 THREE_NODES = {
     "Name": "spark-cluster",
     "ReleaseLabel": "emr-7.2.0",
-    "Applications": [{"Name": "Spark"}],
+    "Applications": [{"Name": "Hadoop"}, {"Name": "Spark"}],
     "Instances": {
         "InstanceGroups": [
             {"Name": "Primary", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1},
@@ -28,10 +30,12 @@ THREE_NODES = {
 FAST_WAITER = {"Delay": 1, "MaxAttempts": 120}
 
 
-def spark_master_status(cluster: dict) -> dict:
-    spark = next(app for app in cluster["Applications"] if app["Name"] == "Spark")
-    ui_url = spark["AdditionalInfo"]["SparkMasterWebUiUrl"]
-    with urllib.request.urlopen(ui_url + "/json/", timeout=10) as answer:
+def additional_info(cluster: dict, application: str) -> dict:
+    return next(app for app in cluster["Applications"] if app["Name"] == application)["AdditionalInfo"]
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as answer:
         return json.load(answer)
 
 
@@ -60,16 +64,43 @@ def waiting_cluster(server):
     emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=FAST_WAITER)
 
 
-def test_cluster_reaches_waiting_with_real_spark_daemons(server, waiting_cluster):
+def test_cluster_reaches_waiting_with_real_hadoop_daemons(server, waiting_cluster):
     cluster = server.client().describe_cluster(ClusterId=waiting_cluster)["Cluster"]
     assert cluster["Status"]["State"] == "WAITING"
     assert cluster["Status"]["StateChangeReason"]["Message"] == "Cluster ready to run steps."
     assert cluster["Status"]["Timeline"]["ReadyDateTime"] >= cluster["Status"]["Timeline"]["CreationDateTime"]
-    assert cluster["MasterPublicDnsName"] == "127.0.0.1"
-    status = spark_master_status(cluster)
-    alive = [w for w in status["workers"] if w["state"] == "ALIVE"]
-    assert status["status"] == "ALIVE" and len(alive) == 2
-    assert all(w["cores"] == 4 and w["memory"] == 16 * 1024 for w in alive)  # m5.xlarge
+    master = cluster["MasterPublicDnsName"]
+    assert master.startswith("127.") and master != "127.0.0.1"
+    hadoop = additional_info(cluster, "Hadoop")
+    assert hadoop["NameNodeWebUiUrl"] == f"http://{master}:9870"  # EMR's ports on the master's address
+    assert hadoop["ResourceManagerWebUiUrl"] == f"http://{master}:8088"
+    assert additional_info(cluster, "Spark")["SparkHistoryServerUrl"] == f"http://{master}:18080"
+    namenode = get_json(hadoop["NameNodeWebUiUrl"] + "/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState")
+    assert namenode["beans"][0]["NumLiveDataNodes"] == 2
+    nodes = get_json(hadoop["ResourceManagerWebUiUrl"] + "/ws/v1/cluster/nodes")["nodes"]["node"]
+    assert len(nodes) == 2 and all(n["state"] == "RUNNING" for n in nodes)
+    # m5.xlarge: 4 vCPUs, 16 GiB of which YARN offers three quarters, as EMR does.
+    assert all(n["availableVirtualCores"] == 4 and n["availMemoryMB"] == 12288 for n in nodes)
+    core_addresses = {i["PrivateIpAddress"] for i in server.client().list_instances(
+        ClusterId=waiting_cluster, InstanceGroupTypes=["CORE"])["Instances"]}
+    assert {n["nodeHostName"] for n in nodes} == core_addresses and master not in core_addresses
+
+
+def test_every_cluster_has_its_own_master_address(server, waiting_cluster):
+    emr = server.client()
+    other = emr.run_job_flow(**{**THREE_NODES, "Name": "second", "Instances": {
+        "MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True}})["JobFlowId"]
+    try:
+        emr.get_waiter("cluster_running").wait(ClusterId=other, WaiterConfig=FAST_WAITER)
+        first, second = (emr.describe_cluster(ClusterId=c)["Cluster"] for c in (waiting_cluster, other))
+        assert first["MasterPublicDnsName"] != second["MasterPublicDnsName"]
+        # Both NameNodes answer on EMR's port 9870, each on its own address.
+        for cluster in (first, second):
+            url = additional_info(cluster, "Hadoop")["NameNodeWebUiUrl"]
+            assert url.endswith(":9870") and get_json(url + "/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus")
+    finally:
+        emr.terminate_job_flows(JobFlowIds=[other])
+        emr.get_waiter("cluster_terminated").wait(ClusterId=other, WaiterConfig=FAST_WAITER)
 
 
 def test_instances_and_groups_report_running_nodes(server, waiting_cluster):

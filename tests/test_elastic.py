@@ -1,6 +1,6 @@
-"""Elastic clusters with real Spark daemons: a core group grown and then shrunk while a
-PySpark job runs (its leaving workers decommissioned by Spark, the job's output
-checked), a task group added and removed, EMR's refusals, an idle cluster ended by
+"""Elastic clusters with real Hadoop and Spark daemons: a core group grown and then
+shrunk while a PySpark job runs on YARN (its leaving nodes decommissioned by YARN and
+HDFS, the job's output checked), a task group added and removed, EMR's refusals, an idle cluster ended by
 its auto-termination policy, and a node whose agent stops reporting handled as lost."""
 
 import json
@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import textwrap
 import time
 import urllib.request
@@ -22,15 +23,23 @@ pytestmark = pytest.mark.slow
 WAITER = {"Delay": 1, "MaxAttempts": 240}
 
 
-def spark_master_json(emr, cluster_id: str) -> dict:
+def resource_manager(emr, cluster_id: str, path: str) -> dict:
+    """What the cluster's YARN ResourceManager answers at `path` of its REST API."""
     cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
-    spark = next(app for app in cluster["Applications"] if app["Name"] == "Spark")
-    with urllib.request.urlopen(spark["AdditionalInfo"]["SparkMasterWebUiUrl"] + "/json/", timeout=10) as answer:
+    hadoop = next(app for app in cluster["Applications"] if app["Name"] == "Hadoop")
+    with urllib.request.urlopen(hadoop["AdditionalInfo"]["ResourceManagerWebUiUrl"] + path, timeout=10) as answer:
         return json.load(answer)
 
 
 def alive_workers(emr, cluster_id: str) -> list[dict]:
-    return [w for w in spark_master_json(emr, cluster_id)["workers"] if w["state"] == "ALIVE"]
+    """The NodeManagers YARN runs containers on (RUNNING: not decommissioning)."""
+    nodes = resource_manager(emr, cluster_id, "/ws/v1/cluster/nodes?states=RUNNING")["nodes"]
+    return (nodes or {}).get("node") or []
+
+
+def running_applications(emr, cluster_id: str) -> list[dict]:
+    apps = resource_manager(emr, cluster_id, "/ws/v1/cluster/apps?states=ACCEPTED,RUNNING")["apps"]
+    return (apps or {}).get("app") or []
 
 
 def group_of(emr, cluster_id: str, role: str) -> dict:
@@ -85,6 +94,11 @@ ELASTIC_JOB = textwrap.dedent("""
 """)
 
 
+# One executor fits a node (an m5.large's NodeManager offers 6 GiB), so a job that
+# wants four runs one on each of four nodes; the JVMs touch far less than their heap.
+ELASTIC_EXECUTORS = ("--conf", "spark.executor.memory=3g", "--conf", "spark.dynamicAllocation.maxExecutors=4")
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("elastic")
@@ -120,9 +134,8 @@ def test_core_group_grows_then_shrinks_while_a_pyspark_job_runs(server, cluster,
     (workdir / "job.py").write_text(ELASTIC_JOB)
     output, stop_marker = workdir / "job-output.json", workdir / "stop"
     [step_id] = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[spark_step(
-        "elastic-job", "--conf", "spark.executor.memory=512m",
-        str(workdir / "job.py"), str(output), str(stop_marker))])["StepIds"]
-    wait_for(lambda: spark_master_json(emr, cluster)["activeapps"], 120, 0.5, "the job's application")
+        "elastic-job", *ELASTIC_EXECUTORS, str(workdir / "job.py"), str(output), str(stop_marker))])["StepIds"]
+    wait_for(lambda: running_applications(emr, cluster), 120, 0.5, "the job's application")
     original = {i["Ec2InstanceId"] for i in instances(emr, cluster, core["Id"])}
 
     emr.modify_instance_groups(ClusterId=cluster, InstanceGroups=[{"InstanceGroupId": core["Id"], "InstanceCount": 4}])
@@ -131,7 +144,7 @@ def test_core_group_grows_then_shrinks_while_a_pyspark_job_runs(server, cluster,
     wait_group(emr, cluster, core["Id"], "RUNNING", 4)
     assert len(alive_workers(emr, cluster)) == 4
     # The running application takes the new workers: executors run there.
-    wait_for(lambda: sum(w["coresused"] > 0 for w in alive_workers(emr, cluster)) == 4, 120, 0.5,
+    wait_for(lambda: sum(w["numContainers"] > 0 for w in alive_workers(emr, cluster)) == 4, 180, 0.5,
              "executors on every worker")
     added = {i["Ec2InstanceId"] for i in instances(emr, cluster, core["Id"])} - original
     assert len(added) == 2
@@ -173,7 +186,7 @@ def test_task_group_added_then_removed(server, cluster):
     [gone] = instances(emr, cluster, task_id, ("TERMINATED",))
     assert gone["Id"] == task_node["Id"]
     assert gone["Status"]["StateChangeReason"]["Message"].startswith("Decommissioned gracefully")
-    wait_for(lambda: len(alive_workers(emr, cluster)) == 2, 60, 0.5, "the task worker to leave Spark")
+    wait_for(lambda: len(alive_workers(emr, cluster)) == 2, 60, 0.5, "the task node to leave YARN")
     assert cluster_state(emr, cluster) == "WAITING"
 
 
@@ -228,9 +241,9 @@ def test_idle_cluster_is_ended_by_its_auto_termination_policy(server, workdir):
     [step] = emr.list_steps(ClusterId=cluster_id)["Steps"]
     wait_for(lambda: step_state(emr, cluster_id, step["Id"]) == "COMPLETED", 120, 0.5, "the step")
 
-    # A Spark application run from outside (not a step) keeps the cluster busy, even
-    # one that waits for resources (a master-only cluster has no worker to give).
-    master_url = spark_master_json(emr, cluster_id)["url"]
+    # A Spark application run from outside (not a step) keeps the cluster busy.
+    master = next(i for i in emr.list_instances(ClusterId=cluster_id)["Instances"])
+    node_env = cluster_node_env(server, master["Id"])
     (workdir / "holds.py").write_text(textwrap.dedent("""
         import sys, time
         from pyspark.sql import SparkSession
@@ -239,18 +252,17 @@ def test_idle_cluster_is_ended_by_its_auto_termination_policy(server, workdir):
             time.sleep(1)
     """))
     driver = subprocess.Popen(
-        [str(spark_home() / "bin" / "spark-submit"), "--master", master_url,
-         "--conf", "spark.executor.memory=512m", "--conf", "spark.driver.host=127.0.0.1",
-         "--conf", "spark.driver.bindAddress=127.0.0.1", str(workdir / "holds.py")],
+        [str(spark_home() / "bin" / "spark-submit"), "--conf", "spark.executor.memory=512m",
+         str(workdir / "holds.py")], env=node_env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: spark_master_json(emr, cluster_id)["activeapps"], 120, 0.5, "the outside application")
+        wait_for(lambda: running_applications(emr, cluster_id), 120, 0.5, "the outside application")
         wait_for(lambda: idle_since(server, cluster_id) is None, 30, 0.5, "the cluster to count as busy")
         assert cluster_state(emr, cluster_id) == "WAITING"
     finally:
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait(30)
-    wait_for(lambda: not spark_master_json(emr, cluster_id)["activeapps"], 120, 0.5, "the application to end")
+    wait_for(lambda: not running_applications(emr, cluster_id), 120, 0.5, "the application to end")
     idle_from = time.monotonic()
 
     ended = wait_for(lambda: (c := emr.describe_cluster(ClusterId=cluster_id)["Cluster"])
@@ -259,6 +271,19 @@ def test_idle_cluster_is_ended_by_its_auto_termination_policy(server, workdir):
     reason = ended["Status"]["StateChangeReason"]
     assert reason["Code"] == "ALL_STEPS_COMPLETED"
     assert "IdleTimeout of 60 seconds" in reason["Message"]
+
+
+def cluster_node_env(server, instance_id: str) -> dict:
+    """The environment a node's processes run with (its Spark and Hadoop configuration
+    on the cluster's YARN), read from a step-less node the way the agent builds it."""
+    with sqlite3.connect(server.data_dir / "elmr.db") as db:
+        state = db.execute("SELECT provider_state FROM instances WHERE id = ?", (instance_id,)).fetchone()[0]
+    node_dir = json.loads(state)["node_dir"]
+    code = ("import json, sys; from pathlib import Path; from elmr.agent.node_apps import NodeApplications; "
+            "from elmr.node_protocol import NodeSpec; d = Path(sys.argv[1]); "
+            "print(json.dumps(NodeApplications(NodeSpec.read(d), d).env))")
+    answer = subprocess.run([sys.executable, "-c", code, node_dir], capture_output=True, text=True, check=True)
+    return json.loads(answer.stdout)
 
 
 def idle_since(server, cluster_id: str) -> str | None:

@@ -47,7 +47,7 @@ def test_a_grown_group_is_resizing_until_its_new_workers_run_and_register(world)
     assert len(world.nodes(cluster_id, "CORE")) == 4 and len(world.provider.starts) == 5
     assert world.group(cluster_id, "CORE").state == "RESIZING"
     assert world.group(cluster_id, "CORE").state_reason_message == "Expanding to 4 instance(s)"
-    world.agents_report(cluster_id, "RUNNING", spark_alive_workers=2)  # up, not yet registered
+    world.agents_report(cluster_id, "RUNNING", registered=2)  # up, not yet registered
     assert world.group(cluster_id, "CORE").state == "RESIZING"
     world.agents_report(cluster_id, "RUNNING")  # the master counts four workers
     assert world.group(cluster_id, "CORE").state == "RUNNING"
@@ -83,7 +83,7 @@ def test_shrink_decommissions_the_newest_nodes_then_stops_them(world):
     replies = {n.id: world.heartbeat(n, "RUNNING") for n in world.nodes(cluster_id, "CORE")}
     assert {node_id for node_id, reply in replies.items() if reply["decommission"]} == newest
     master = world.nodes(cluster_id, "MASTER")[0]
-    reply = world.heartbeat(master, "RUNNING", spark_alive_workers=2)
+    reply = world.heartbeat(master, "RUNNING", registered=2)
     assert {n["instance_id"] for n in reply["decommission_nodes"]} == newest
 
     for node in leaving:
@@ -110,7 +110,7 @@ def test_a_leaving_node_waits_for_the_masters_side_too(world):
     master = world.nodes(cluster_id, "MASTER")[0]
     world.run_for(30, cluster_id, decommissioned_nodes=[])
     assert world.node(leaving.id).state == "RUNNING"
-    world.heartbeat(master, "RUNNING", spark_alive_workers=3, decommissioned_nodes=[leaving.id])
+    world.heartbeat(master, "RUNNING", registered=3, decommissioned_nodes=[leaving.id])
     world.settle()
     assert world.node(leaving.id).state == "TERMINATED"
 

@@ -126,10 +126,11 @@ def test_history_outlives_the_cluster(server, cluster):
     wait_for(lambda: emr.describe_cluster(ClusterId=cluster["id"])["Cluster"]["Status"]["State"].startswith("TERMINATED"),
              240, 1, "the cluster to end")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="surface", Prefix=f"logs/{cluster['id']}/")["Contents"]]
-    assert any("/spark-events/eventlog_v2_app-" in key for key in keys), keys  # Spark 4: rolling logs
-    assert any("/containers/app-" in key and key.endswith("/stderr.gz") for key in keys), keys
-    spark = next(a for a in emr.describe_cluster(ClusterId=cluster["id"])["Cluster"]["Applications"] if a["Name"] == "Spark")
-    assert "SparkMasterUrl" not in spark["AdditionalInfo"]  # the master is gone
+    assert any("/spark-events/eventlog_v2_application_" in key for key in keys), keys  # Spark 4: rolling logs
+    assert any("/containers/application_" in key and key.endswith("/stderr.gz") for key in keys), keys
+    hadoop = next(a for a in emr.describe_cluster(ClusterId=cluster["id"])["Cluster"]["Applications"]
+                  if a["Name"] == "Hadoop")
+    assert "ResourceManagerWebUiUrl" not in hadoop["AdditionalInfo"]  # the master is gone
     app_ui = emr.create_persistent_app_ui(TargetResourceArn=arn)["PersistentAppUIId"]
     url = wait_for(lambda: (a := emr.get_persistent_app_ui_presigned_url(PersistentAppUIId=app_ui))
                    ["PresignedURLReady"] and a["PresignedURL"], 180, 2, "the persistent history server")

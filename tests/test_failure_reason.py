@@ -32,10 +32,10 @@ def sample(name: str) -> tuple[str, str]:
     # Chained Python exceptions: the last one raised is why the program ended.
     ("chained", "RuntimeError: the job's configuration is not JSON"),
     ("shell", "bash: line 1: no-such-tool: command not found"),
-    # A streaming mapper exiting 7: its exception is in a Python worker's traceback that
-    # Spark's log lines carry, after four ERROR and WARN lines about the task.
-    ("streaming_mapper", "StreamingCommandFailed: streaming command 'python3 -c 'import sys; sys.exit(7)'' "
-                         "exited with code 7"),
+    # A Hadoop streaming mapper exiting 7: the job's client logs YARN's diagnostics at
+    # INFO before its ERROR "Job not successful!".
+    ("streaming_mapper", "Task failed task_1796170528612_0007_m_000000 Job failed as tasks failed. "
+                         "failedMaps:1 failedReduces:0 killedMaps:0 killedReduces: 0"),
     # An exception class of the job's own, whatever its name ends with.
     ("custom_exception", "StreamingCommandFailed: streaming command 'python3 -c exit(7)' exited with code 7"),
 ])

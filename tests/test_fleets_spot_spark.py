@@ -75,7 +75,8 @@ def test_a_fleet_of_two_instance_types_reaches_its_target_capacities(spot_server
     assert sorted((n["InstanceType"], n["Market"]) for n in nodes) == [("c5.large", "ON_DEMAND"), ("m5.xlarge", "SPOT")]
     assert all(n["InstanceFleetId"] == fleet["Id"] for n in nodes)
     workers = alive_workers(emr, fleet_cluster)
-    assert sorted(w["cores"] for w in workers) == [2, 4], "each worker offers its instance type's vCPUs"
+    assert sorted(w["totalResource"]["vCores"] for w in workers) == [2, 4], \
+        "each NodeManager offers its instance type's vCPUs"
     bill = elmr_cli(spot_server, "cost", fleet_cluster)["Clusters"][0]
     [billed] = [f for f in bill["InstanceFleets"] if f["InstanceFleetId"] == fleet["Id"]]
     assert {(t["InstanceType"], t["Market"]) for t in billed["InstanceTypes"]} == {
@@ -89,8 +90,8 @@ def test_a_running_job_rides_a_spot_interruption_through(spot_server, fleet_clus
     [step_id] = emr.add_job_flow_steps(JobFlowId=fleet_cluster, Steps=[spark_step(
         "spot-job", "--conf", "spark.executor.memory=512m", str(tmp_path / "job.py"),
         str(output), str(stop_marker))])["StepIds"]
-    wait_for(lambda: sum(w["coresused"] > 0 for w in alive_workers(emr, fleet_cluster)) == 2, 180, 0.5,
-             "executors on both workers")
+    wait_for(lambda: sum(w["numContainers"] > 0 for w in alive_workers(emr, fleet_cluster)) == 2, 180, 0.5,
+             "containers on both core nodes")
     [spot] = [n for n in core_nodes(emr, fleet_cluster) if n["Market"] == "SPOT"]
 
     [notice] = elmr_cli(spot_server, "spot", "interrupt", spot["Ec2InstanceId"])["Notices"]

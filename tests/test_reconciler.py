@@ -52,7 +52,7 @@ def test_cluster_walks_starting_bootstrapping_running_waiting(world):
     assert world.cluster(cluster_id).state == "STARTING"
     world.agents_report(cluster_id, "BOOTSTRAPPING")
     assert world.cluster(cluster_id).state == "BOOTSTRAPPING"
-    world.agents_report(cluster_id, "RUNNING", spark_alive_workers=1)  # one of two workers registered
+    world.agents_report(cluster_id, "RUNNING", registered=1)  # one of two workers registered
     assert world.cluster(cluster_id).state == "BOOTSTRAPPING"
     world.agents_report(cluster_id, "RUNNING")
     cluster = world.cluster(cluster_id)
@@ -67,11 +67,11 @@ def test_cluster_is_running_while_a_step_runs_and_waiting_when_idle(world):
     world.settle()
     assert world.cluster(cluster_id).state == "RUNNING"
     master = world.nodes(cluster_id, "MASTER")[0]
-    reply = world.heartbeat(master, "RUNNING", spark_alive_workers=2)
+    reply = world.heartbeat(master, "RUNNING", registered=2)
     assert [order["step_id"] for order in reply["run_steps"]] == [step_id]
     world.advance(3)
     assert world.cluster(cluster_id).state == "RUNNING"
-    world.heartbeat(master, "RUNNING", spark_alive_workers=2,
+    world.heartbeat(master, "RUNNING", registered=2,
                     steps=[{"step_id": step_id, "state": "COMPLETED", "exit_code": 0}])
     world.settle()
     assert world.cluster(cluster_id).state == "WAITING"
@@ -196,13 +196,13 @@ def test_silent_agent_is_lost_after_the_heartbeat_timeout_though_its_processes_r
     for _ in range(25):  # everyone but `core` keeps reporting
         world.clock.advance(1)
         for node in others:
-            world.heartbeat(node, "RUNNING", spark_alive_workers=2)
+            world.heartbeat(node, "RUNNING", registered=2)
         world.settle()
     assert world.node(core.id).state == "RUNNING", "not lost before the timeout"
     for _ in range(10):
         world.clock.advance(1)
         for node in others:
-            world.heartbeat(node, "RUNNING", spark_alive_workers=1)
+            world.heartbeat(node, "RUNNING", registered=1)
         world.settle()
     core = world.node(core.id)
     assert core.state_reason_code == "INSTANCE_FAILURE"
@@ -268,7 +268,7 @@ def test_a_failed_step_with_terminate_cluster_ends_it_through_the_loop(world):
         "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["false"]}}]})["StepIds"]
     world.settle()
     master = world.nodes(cluster_id, "MASTER")[0]
-    world.heartbeat(master, "RUNNING", spark_alive_workers=2,
+    world.heartbeat(master, "RUNNING", registered=2,
                     steps=[{"step_id": step_id, "state": "FAILED", "exit_code": 1}])
     world.advance(2)
     cluster = world.cluster(cluster_id)

@@ -1,11 +1,14 @@
-"""Steps that really run on a real cluster: Spark, Spark SQL, Hive scripts,
-hadoop-streaming and shell steps, with EMR's ordering, ActionOnFailure, cancellation,
-concurrency, logs, bootstrap actions and configuration classifications."""
+"""Steps that really run on a real cluster (HDFS, YARN, Spark on YARN): Spark, Spark
+SQL, Hive scripts, Hadoop streaming and shell steps, with EMR's ordering,
+ActionOnFailure, cancellation, concurrency, logs, bootstrap actions and configuration
+classifications. As on EMR, a path without a scheme is in HDFS: files on the test's
+own disk are given as file:// URIs (every node of a local cluster shares the disk)."""
 
 import gzip
-import shutil
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +19,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from conftest import wait_for
+from conftest import cluster_running, wait_for
 from elmr.apps.spark import spark_home
 
 pytestmark = pytest.mark.slow
@@ -70,8 +73,8 @@ def cluster(server, workdir):
     and a spark-defaults property, shared by this module's steps."""
     marker_script = workdir / "mark-node.sh"
     marker_script.write_text('#!/bin/sh\necho "$1 on $ELMR_INSTANCE_ID" > "$ELMR_NODE_DIR/bootstrap-marker"\n')
-    emr = server.client()
-    cluster_id = emr.run_job_flow(
+    with cluster_running(
+        server.client(), WAITER,
         Name="steps", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Spark"}],
         BootstrapActions=[{"Name": "mark", "ScriptBootstrapAction": {
             "Path": str(marker_script), "Args": ["bootstrapped"]}}],
@@ -79,11 +82,8 @@ def cluster(server, workdir):
                          "Properties": {"spark.elmr.test.marker": "from-classification"}}],
         Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
                    "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True},
-    )["JobFlowId"]
-    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
-    yield cluster_id
-    emr.terminate_job_flows(JobFlowIds=[cluster_id])
-    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+    ) as cluster_id:
+        yield cluster_id
 
 
 def test_sparks_own_pi_example(server, cluster):
@@ -131,7 +131,8 @@ def test_pyspark_word_count_on_every_node_sees_bootstrap_and_classification(serv
         print("CONF", spark.conf.get("spark.elmr.test.marker"))
     """))
     emr = server.client()
-    [step_id] = run_steps(emr, cluster, spark_step("wordcount", str(script), str(workdir / "words.txt"), str(output)))
+    [step_id] = run_steps(emr, cluster, spark_step("wordcount", str(script), (workdir / "words.txt").as_uri(),
+                                                   str(output)))
     assert wait_step_ended(emr, cluster, step_id)["Status"]["State"] == "COMPLETED"
     expected = {}
     for word in TEXT.split():
@@ -342,8 +343,8 @@ def test_hadoop_streaming_word_count(server, cluster, workdir):
         "streaming", "hadoop-streaming",
         "-files", f"{workdir / 'mapper.py'},{workdir / 'reducer.py'}",
         "-mapper", "python3 mapper.py", "-combiner", "python3 reducer.py", "-reducer", "python3 reducer.py",
-        "-input", str(workdir / "part1.txt"), "-input", str(workdir / "part2.txt"),
-        "-output", str(output), "-numReduceTasks", "2", "-cmdenv", "WORD_PREFIX=w:"))
+        "-input", (workdir / "part1.txt").as_uri(), "-input", (workdir / "part2.txt").as_uri(),
+        "-output", output.as_uri(), "-numReduceTasks", "2", "-cmdenv", "WORD_PREFIX=w:"))
     step = wait_step_ended(emr, cluster, step_id)
     assert step["Status"]["State"] == "COMPLETED", step["Status"]
     assert sorted(p.name for p in output.iterdir() if not p.name.startswith(".")) == [
@@ -363,11 +364,20 @@ def test_hadoop_streaming_failing_mapper_fails_the_step(server, cluster, workdir
     (workdir / "in.txt").write_text("x\n")
     emr = server.client()
     [step_id] = run_steps(emr, cluster, command_step(
-        "streaming-fails", "hadoop-streaming", "-mapper", "python3 -c 'import sys; sys.exit(7)'",
-        "-input", str(workdir / "in.txt"), "-output", str(workdir / "never")))
+        "streaming-fails", "hadoop-streaming", "-D", "mapreduce.map.maxattempts=1",
+        "-mapper", "python3 -c 'import sys; sys.exit(7)'",
+        "-input", (workdir / "in.txt").as_uri(), "-output", (workdir / "never").as_uri()))
     step = wait_step_ended(emr, cluster, step_id)
     assert step["Status"]["State"] == "FAILED"
-    assert "exited with code 7" in step["Status"]["FailureDetails"]["Message"]
+    assert "Job failed as tasks failed" in step["Status"]["FailureDetails"]["Message"]
+    # Why the mapper failed is in its YARN container's log, shipped where EMR keeps them.
+    [application] = set(re.findall(r"application_\d+_\d+", step_log(server, cluster, step_id, "stderr")))
+    shipped = server.data_dir / "logs" / cluster / "containers" / application
+
+    def mapper_error() -> bool:
+        return any(b"subprocess failed with code 7" in gzip.decompress(path.read_bytes())
+                   for path in shipped.rglob("*.gz"))
+    wait_for(mapper_error, 60, 1, "the failed mapper's container log")
 
 
 def elmr_logs(server, *args: str) -> subprocess.CompletedProcess:
@@ -583,7 +593,8 @@ def test_aws_cli_hive_streaming_and_custom_jar_step_types(server, cluster, workd
     steps = [
         f"Type=Hive,Name=hive-cli,ActionOnFailure=CONTINUE,Args=[-f,{workdir / 'cli.sql'}]",
         f"Type=Streaming,Name=streaming-cli,ActionOnFailure=CONTINUE,Args=[-files,{workdir / 'cli-mapper.py'},"
-        f"-mapper,python3 cli-mapper.py,-reducer,cat,-input,{workdir / 'cli-in.txt'},-output,{workdir / 'cli-out'}]",
+        f"-mapper,python3 cli-mapper.py,-reducer,cat,-input,{(workdir / 'cli-in.txt').as_uri()},"
+        f"-output,{(workdir / 'cli-out').as_uri()}]",
         f"Type=CUSTOM_JAR,Name=jar-cli,ActionOnFailure=CONTINUE,Jar={hello_jar},"
         f"MainClass=Hello,Args=[x,y]",
     ]

@@ -1,6 +1,7 @@
-"""Child processes of the agent (Spark daemons): started in the agent's own process
-group, so the provider's killpg reaches them too; watched; stopped politely, then
-killed after a grace period."""
+"""Child processes of the agent (Hadoop's and Spark's daemons): started in the agent's
+own process group, so the provider's killpg reaches them too; watched (alive, and
+serving once their ready URL answers); stopped politely, then killed after a grace
+period."""
 
 import logging
 import signal
@@ -9,17 +10,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from elmr.apps.webhdfs import answers
+
 log = logging.getLogger("elmr.agent.daemons")
 
 
 @dataclass
 class Daemon:
-    name: str  # spark-master | spark-worker
+    name: str  # namenode, datanode, resourcemanager…
     command: list
     env: dict
     log_path: Path
-    ui_url: str
+    ready_url: str  # answers once the daemon serves
     process: subprocess.Popen | None = field(default=None, repr=False)
+    served: bool = False
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +34,20 @@ class Daemon:
             )
         log.info("started %s as pid %s: %s", self.name, self.process.pid, " ".join(self.command))
 
+    def run_to_completion(self, command: list) -> None:
+        """A preparation the daemon needs first (formatting its storage); it must succeed."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as output:
+            code = subprocess.run(command, env=self.env, stdin=subprocess.DEVNULL, stdout=output,
+                                  stderr=subprocess.STDOUT).returncode
+        if code != 0:
+            raise RuntimeError(f"preparing {self.name} failed with exit code {code}: {self.log_tail()}")
+
+    def serves(self) -> bool:
+        if not self.served and self.process is not None and self.exit_code() is None:
+            self.served = answers(self.ready_url)
+        return self.served
+
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
@@ -37,7 +55,7 @@ class Daemon:
         code = self.exit_code()
         return {"name": self.name, "pid": self.process.pid if self.process else None,
                 "alive": self.process is not None and code is None,
-                "ui_url": self.ui_url, "exit_code": code}
+                "ui_url": "/".join(self.ready_url.split("/", 3)[:3]), "exit_code": code}
 
     def log_tail(self, lines: int = 5) -> str:
         try:

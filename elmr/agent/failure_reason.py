@@ -5,8 +5,10 @@ Pure: it reads the text of the step's stdout and stderr (spark-submit sends a Py
 driver's traceback to stdout; Java, spark-sql and shells write to stderr) and tries,
 strongest evidence first: the last Python traceback's exception line; Java's
 `Exception in thread …`; a Spark error class (`[TABLE_OR_VIEW_NOT_FOUND] …`);
-`Error: …` lines and shell errors; log4j ERROR lines; a Java exception line; and
-last, the last line that is not logging noise."""
+`Error: …` lines and shell errors; a MapReduce job's own diagnostics (`Job … failed
+with state FAILED due to: …`, which the job's client logs at INFO before its ERROR
+`Job not successful!`); log4j ERROR lines; a Java exception line; and last, the last
+line that is not logging noise."""
 
 import re
 
@@ -22,6 +24,7 @@ _PYTHON_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(: .*)?$")
 _SPARK_ERROR_CLASS = re.compile(r"^(Error in query: )?\[[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*\] ")
 _ERROR_LINE = re.compile(r"^(Error|ERROR|error|FATAL|Fatal)\b[:\s]|\b\w*: error: |: command not found$"
                          r"|: No such file or directory$|: Permission denied$|can't open file")
+_MAPREDUCE_FAILED = " failed with state FAILED due to: "
 _JAVA_EXCEPTION = re.compile(r"^(Caused by: )?([a-z_$][\w$]*\.)+[A-Z][\w$]*(Exception|Error)(: .*)?$")
 
 
@@ -29,7 +32,7 @@ def failure_line(stdout: str, stderr: str) -> str:
     """The line that says why the job failed ('' when both texts are empty)."""
     streams = [stdout.splitlines(), stderr.splitlines()]
     for finder in (_python_exception, _java_thread_exception, _spark_error_class, _error_line,
-                   _log4j_error, _java_exception):
+                   _mapreduce_diagnostics, _log4j_error, _java_exception):
         for lines in streams:
             found = finder(lines)
             if found:
@@ -77,6 +80,20 @@ def _spark_error_class(lines: list[str]) -> str | None:
 def _error_line(lines: list[str]) -> str | None:
     return next((line for line in reversed(lines)
                  if _ERROR_LINE.search(line) and not _LOG4J.match(line)), None)
+
+
+def _mapreduce_diagnostics(lines: list[str]) -> str | None:
+    """What YARN said of a failed MapReduce job: the text after `due to:` and the
+    lines that continue it (not log lines)."""
+    for index in range(len(lines) - 1, -1, -1):
+        if _MAPREDUCE_FAILED in lines[index]:
+            said = [lines[index].split(_MAPREDUCE_FAILED, 1)[1]]
+            for line in lines[index + 1:]:
+                if not line.strip() or _LOG4J.match(line):
+                    break
+                said.append(line.strip())
+            return " ".join(said)
+    return None
 
 
 def _log4j_error(lines: list[str]) -> str | None:

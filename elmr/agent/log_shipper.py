@@ -27,9 +27,20 @@ class LogShipper:
             return False
         if self.shipped_sizes.get(path) == size:
             return True
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False
+        if not self.send(data, relative):
+            return False
+        self.shipped_sizes[path] = size
+        return True
+
+    def send(self, data: bytes, relative: str) -> bool:
+        """POST `data` gzipped as `relative` + .gz."""
         query = urllib.parse.urlencode({**self.identity, "path": relative + ".gz"})
         request = urllib.request.Request(f"{self.base_url}?{query}", method="POST",
-                                         data=gzip.compress(path.read_bytes(), compresslevel=5),
+                                         data=gzip.compress(data, compresslevel=5),
                                          headers={"Content-Type": "application/gzip"})
         try:
             with urllib.request.urlopen(request, timeout=30):
@@ -37,7 +48,6 @@ class LogShipper:
         except (OSError, urllib.error.URLError) as error:
             log.warning("could not ship %s: %s", relative, error)
             return False
-        self.shipped_sizes[path] = size
         return True
 
     def ship_dir(self, directory: Path, prefix: str) -> None:

@@ -1,7 +1,10 @@
-"""The node agent's main loop: register, write the node's Spark configuration, start
-its daemon (a Spark master on the master node, a worker elsewhere), report heartbeats
-until told to stop. The server may vanish and come back at any time; the agent keeps
-its daemons running and keeps reporting.
+"""The node agent's main loop: register, make the node's Python, lay the node's
+applications out, run the bootstrap actions, write the configuration files, start
+the daemons of the node's role (NameNode and ResourceManager on the master, DataNode
+and NodeManager on core nodes, a NodeManager on task nodes), report heartbeats until
+told to stop; on the master, run steps and notebooks, decommission leaving nodes and
+ship Spark's event logs. The server may vanish and come back at any time; the agent
+keeps its daemons running and keeps reporting.
 """
 
 import json
@@ -15,13 +18,16 @@ import urllib.request
 from pathlib import Path
 
 from elmr import node_protocol
-from elmr.agent import bootstrap, object_fetch, python_env
-from elmr.agent.decommission import NodeDecommission
-from elmr.agent.daemons import Daemon, stop_all
+from elmr.agent import bootstrap, emr_paths, object_fetch, python_env
+from elmr.agent.daemons import stop_all
+from elmr.agent.decommission import Decommissioner
+from elmr.agent.executor_decommission import ExecutorDecommission
 from elmr.agent.log_shipper import LogShipper
+from elmr.agent.node_apps import NodeApplications
 from elmr.agent.notebooks import NotebookRunner
+from elmr.agent.spark_events import EventLogShipper
 from elmr.agent.steps import StepRunner
-from elmr.apps import spark, spark_conf
+from elmr.apps.artifacts import ArtifactsMissing
 
 log = logging.getLogger("elmr.agent")
 # While daemons come up, look often: the cluster is RUNNING only once we say so.
@@ -65,70 +71,27 @@ class HeartbeatSender:
         )
 
 
-def node_env(spec: node_protocol.NodeSpec, node_dir: Path) -> dict:
-    """The environment of everything the node runs (bootstrap actions, daemons and
-    the executors they start, steps): Spark's settings, the node's own Python, and
-    who this node is, as EMR's /mnt/var/lib/info tells its scripts."""
-    env = spark.daemon_env(node_dir, spec.address)
-    env.update(python_env.variables(node_dir, env.get("PATH", "")))
-    env.update(ELMR_NODE_DIR=str(node_dir), ELMR_CLUSTER_ID=spec.cluster_id,
-               ELMR_INSTANCE_ID=spec.ec2_instance_id, ELMR_INSTANCE_ROLE=spec.role,
-               ELMR_INSTANCE_TYPE=spec.instance_type)
-    return env
-
-
-def _daemon_for(spec: node_protocol.NodeSpec, node_dir: Path) -> Daemon:
-    env = node_env(spec, node_dir)
-    logs = node_dir / "logs"
-    if spec.role == "MASTER":
-        ui_port = spec.ports["spark_master_ui"]
-        command = spark.master_command(spec.address, spec.ports["spark_master"], ui_port)
-        return Daemon("spark-master", command, env, logs / "spark-master.out",
-                      f"http://{spec.address}:{ui_port}")
-    return _worker_for(spec, node_dir)
-
-
-def _worker_for(spec: node_protocol.NodeSpec, node_dir: Path) -> Daemon:
-    env = node_env(spec, node_dir)
-    logs = node_dir / "logs"
-    ui_port = spec.ports["spark_worker_ui"]
-    command = spark.worker_command(spec.address, spec.ports["spark_worker"], ui_port,
-                                   spec.vcpus, spec.memory_mib, spec.spark_master_url)
-    return Daemon("spark-worker", command, env, logs / "spark-worker.out",
-                  f"http://{spec.address}:{ui_port}")
-
-
-def _history_server_for(spec: node_protocol.NodeSpec, node_dir: Path) -> Daemon:
-    """Keeps finished applications browsable from their event logs."""
-    ui_port = spec.ports["spark_history_ui"]
-    env = node_env(spec, node_dir)
-    env["SPARK_HISTORY_OPTS"] = (f"-Dspark.history.ui.port={ui_port} "
-                                 f"-Dspark.history.fs.logDirectory=file://{spec.event_log_dir}")
-    return Daemon("spark-history-server", spark.history_server_command(), env,
-                  node_dir / "logs" / "spark-history-server.out", f"http://{spec.address}:{ui_port}")
-
-
 class NodeAgent:
     def __init__(self, node_dir: Path):
         self.node_dir = node_dir
         self.spec = node_protocol.NodeSpec.read(node_dir)
         self.sender = HeartbeatSender(self.spec)
         self.shipper = LogShipper(self.spec)
-        self.daemon = _daemon_for(self.spec, node_dir)
+        self.apps = NodeApplications(self.spec, node_dir)
         self.is_master = self.spec.role == "MASTER"
-        self.history_server = _history_server_for(self.spec, node_dir) if self.is_master else None
-        # A single-node cluster's master runs its tasks too, as on EMR.
-        self.task_worker = _worker_for(self.spec, node_dir) if self.spec.runs_tasks else None
-        self.step_runner = StepRunner(node_dir, node_env(self.spec, node_dir), self.fetch_object)
+        self.step_runner = StepRunner(node_dir, self.apps.env, self.fetch_object,
+                                      self.apps.node.master_url("resourcemanager_web"))
         self.listed_steps: set[str] = set()
-        self.notebook_runner = NotebookRunner(self.spec, node_dir, node_env(self.spec, node_dir), self.fetch_object)
+        self.notebook_runner = NotebookRunner(self.spec, node_dir, self.apps.env, self.fetch_object)
         self.listed_notebooks: set[str] = set()
+        self.event_logs = EventLogShipper(self.shipper, self.apps.node.master_url("namenode_http"))
         self.phase = node_protocol.PHASE_BOOTSTRAPPING
         self.message = ""
         self.failure_code = ""
-        self.alive_workers: int | None = None
-        self.running_applications: int | None = None
-        self.decommission = NodeDecommission(None if self.is_master else self.daemon)
+        self.cluster_report: dict = {}
+        self.decommissioner = Decommissioner(self.apps.node, self.apps.env, node_dir / "logs")
+        self.executor_decommission = ExecutorDecommission(node_dir)
+        self.decommissioned: list[str] = []
         self.stop_requested = threading.Event()
 
     def fetch_object(self, uri: str, target_dir: Path) -> Path:
@@ -141,32 +104,30 @@ class NodeAgent:
             phase=self.phase,
             message=self.message,
             agent_pid=os.getpid(),
-            daemons=[daemon.status() for daemon in self._node_daemons()],
-            spark_alive_workers=self.alive_workers,
-            spark_master_ui_url=self.daemon.ui_url if self.is_master else None,
+            daemons=[daemon.status() for daemon in self.apps.daemons],
+            cluster_report=self.cluster_report,
             failure_code=self.failure_code,
             steps=self.step_runner.reports(self.listed_steps),
             notebooks=self.notebook_runner.reports(self.listed_notebooks),
-            running_applications=self.running_applications,
-            decommissioned_nodes=self.decommission.done_on_master_side,
+            running_applications=_running_apps(self.cluster_report),
+            decommissioned_nodes=self.decommissioned,
         ))
         if reply is None:
             return
-        decommissioning = self.decommission.on_reply(reply, self.phase == node_protocol.PHASE_RUNNING)
-        if decommissioning:
-            self.set_phase(decommissioning)
+        if reply.decommission and self.phase == node_protocol.PHASE_RUNNING:
+            log.info("this node leaves the cluster: no new work; YARN and HDFS decommission its daemons")
+            self.set_phase(node_protocol.PHASE_DECOMMISSIONING)
         if reply.shutdown:
             log.info("the server asked this node to shut down")
             self.stop_requested.set()
         elif self.is_master and self.phase == node_protocol.PHASE_RUNNING:
             self.listed_steps = {order["step_id"] for order in reply.run_steps}
-            if any(order["step_id"] not in self.step_runner.steps for order in reply.run_steps):
-                self.write_conf_files()  # buckets created since the last step
             self.step_runner.run(reply.run_steps)
             self.step_runner.cancel(reply.cancel_steps)
             self.listed_notebooks = {order["execution_id"] for order in reply.run_notebooks}
             self.notebook_runner.run(reply.run_notebooks)
             self.notebook_runner.stop(reply.stop_notebooks)
+            self.decommissioned = self.decommissioner.update(reply.decommission_nodes)
 
     def set_phase(self, phase: str, message: str = "") -> None:
         if phase != self.phase or message != self.message:
@@ -175,7 +136,8 @@ class NodeAgent:
             self.heartbeat()
 
     def start(self) -> bool:
-        """Bootstrap actions, configuration files, daemons; False if bootstrap failed."""
+        """The node's Python, layout, bootstrap actions, configuration files, daemons;
+        False if any failed."""
         self.heartbeat()  # register at once: the node is BOOTSTRAPPING
         try:
             python_env.create(self.node_dir)
@@ -183,84 +145,56 @@ class NodeAgent:
             self.set_phase(node_protocol.PHASE_FAILED, f"cannot create the node's Python environment: {error}")
             return False
         try:
-            bootstrap.run_all(self.spec.bootstrap_actions, self.node_dir, node_env(self.spec, self.node_dir),
+            self.apps.lay_out()
+        except ArtifactsMissing as missing:
+            self.set_phase(node_protocol.PHASE_FAILED, str(missing))
+            return False
+        emr_paths.lay_out(self.spec, self.node_dir, self.apps.node.hadoop_conf_dir, self.apps.spark_conf_dir)
+        log.info("EMR's paths %s", "mounted" if emr_paths.mount(self.node_dir) else f"under {self.node_dir} only")
+        try:
+            bootstrap.run_all(self.spec.bootstrap_actions, self.node_dir, self.apps.env,
                               self.spec.ec2_instance_id, self.fetch_object)
         except bootstrap.BootstrapFailed as failure:
             self.failure_code = "BOOTSTRAP_FAILURE"
             self.set_phase(node_protocol.PHASE_FAILED, str(failure))
             return False
-        spark.write_conf_dir(self.node_dir, {})
-        Path(self.spec.event_log_dir).mkdir(parents=True, exist_ok=True)
-        self.write_conf_files()
-        for daemon in self._node_daemons():
-            daemon.start()
+        self.apps.write_configuration()
+        try:
+            self.apps.start_daemons()
+        except RuntimeError as failure:
+            self.set_phase(node_protocol.PHASE_FAILED, str(failure))
+            return False
         self.set_phase(node_protocol.PHASE_STARTING_DAEMONS)
         return True
 
-    def write_conf_files(self) -> None:
-        spark_conf.write_conf_files(self.node_dir / "spark" / "conf", self._spark_defaults(),
-                                    self.spec.configurations, self._hive_defaults())
-
-    def _spark_defaults(self) -> dict:
-        """What every spark-submit on the cluster starts from, as EMR's spark-defaults
-        does: the cluster's master, event logs for the history server, and a
-        warehouse for Spark SQL."""
-        hive_dir = self.node_dir / "hive"
-        return {
-            "spark.master": self.spec.spark_master_url,
-            "spark.submit.deployMode": "client",
-            "spark.eventLog.enabled": "true",
-            "spark.eventLog.dir": f"file://{self.spec.event_log_dir}",
-            "spark.history.fs.logDirectory": f"file://{self.spec.event_log_dir}",
-            "spark.sql.warehouse.dir": f"file://{hive_dir / 'warehouse'}",
-            "spark.driver.host": self.spec.address,
-            # Spark's scratch files stay in the cluster's directories, not /tmp: the
-            # driver's under this node, each executor's in its own work dir.
-            "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={self.node_dir / 'spark' / 'local'}",
-            "spark.executor.extraJavaOptions": "-Djava.io.tmpdir=.",
-            **spark_conf.object_store_properties(self.spec.object_store_dir),
-            **self.spec.spark_conf,
-        }
-
-    def _hive_defaults(self) -> dict:
-        metastore = self.node_dir / "hive" / "metastore_db"
-        return {
-            "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true",
-            "hive.metastore.warehouse.dir": f"file://{self.node_dir / 'hive' / 'warehouse'}",
-        }
-
-    def _node_daemons(self) -> list[Daemon]:
-        """The daemons the node's role runs from its start (not the history server)."""
-        return [d for d in (self.daemon, self.task_worker) if d is not None]
-
     def observe(self) -> None:
-        """Move the phase from what the daemons say about themselves."""
-        for daemon in self._node_daemons():
-            exit_code = daemon.exit_code()
-            if exit_code is not None and self.phase != node_protocol.PHASE_FAILED:
-                self.set_phase(node_protocol.PHASE_FAILED,
-                               f"{daemon.name} exited with code {exit_code}: {daemon.log_tail()}")
-                return
+        """Move the phase from what the daemons say about themselves; on the master,
+        read what the cluster's daemons report (the server waits for its counts)."""
         if self.phase == node_protocol.PHASE_FAILED:
             return
+        failed = self.apps.failed_daemon()
+        if failed is not None:
+            self.set_phase(node_protocol.PHASE_FAILED,
+                           f"{failed.name} exited with code {failed.exit_code()}: {failed.log_tail()}")
+            return
+        if self.phase == node_protocol.PHASE_STARTING_DAEMONS and self.apps.serving():
+            self.set_phase(node_protocol.PHASE_RUNNING)
         if self.phase in (node_protocol.PHASE_DECOMMISSIONING, node_protocol.PHASE_DECOMMISSIONED):
-            self.set_phase(self.decommission.progress(self.phase) or self.phase)
-            return
-        if self.phase == node_protocol.PHASE_RUNNING and not self.is_master:
-            return  # a worker's UI was checked once; the master counts its workers
-        status = spark.ui_status(self.daemon.ui_url)
-        if status is None:
-            return
-        if self.is_master:
-            if status.get("status") != "ALIVE":
-                return
-            workers = spark.alive_workers(status)
-            applications = len(status.get("activeapps") or [])
-            if (workers, applications) != (self.alive_workers, self.running_applications):
-                self.alive_workers, self.running_applications = workers, applications
-                if self.phase == node_protocol.PHASE_RUNNING:
-                    self.heartbeat()  # the server waits for these counts
-        self.set_phase(node_protocol.PHASE_RUNNING)
+            # Until the node stops: YARN may still start a container it had placed
+            # here before it heard of the decommissioning.
+            self.executor_decommission.tell_new_executors()
+        if self.phase == node_protocol.PHASE_DECOMMISSIONING and self.apps.drained():
+            # The NodeManager runs no container (or YARN has shut it down); the
+            # master's side reports when HDFS has copied the DataNode's blocks away.
+            self.set_phase(node_protocol.PHASE_DECOMMISSIONED)
+        if self.is_master and self.phase == node_protocol.PHASE_RUNNING:
+            report = self.apps.report()
+            counts_changed = any(report.get(key) != self.cluster_report.get(key)
+                                 for key in node_protocol.CLUSTER_COUNTS) or _running_apps(report) != \
+                _running_apps(self.cluster_report)
+            self.cluster_report = report
+            if counts_changed:
+                self.heartbeat()
 
     def run(self) -> None:
         self.start()
@@ -268,7 +202,8 @@ class NodeAgent:
         next_log_shipping = time.monotonic() + STEP_LOG_SHIPPING_S
         while not self.stop_requested.is_set():
             self.observe()
-            self._start_history_server_once_running()
+            if self.phase == node_protocol.PHASE_RUNNING:
+                self.apps.start_later_daemons()
             finished = self.step_runner.poll() | self.notebook_runner.poll()
             if finished or time.monotonic() >= next_heartbeat:
                 self._ship_step_logs()
@@ -277,16 +212,12 @@ class NodeAgent:
             if time.monotonic() >= next_log_shipping:
                 self._ship_step_logs()
                 self._ship_node_logs()
+                if self.is_master and self.phase == node_protocol.PHASE_RUNNING:
+                    self.event_logs.ship_changed()
                 next_log_shipping = time.monotonic() + STEP_LOG_SHIPPING_S
             settled = self.phase != node_protocol.PHASE_STARTING_DAEMONS
             self.stop_requested.wait(self.spec.heartbeat_interval_s / 2 if settled else STARTUP_POLL_S)
         self.shutdown()
-
-    def _start_history_server_once_running(self) -> None:
-        """Started after the master is up, so it does not slow the cluster's start."""
-        history = self.history_server
-        if history is not None and history.process is None and self.phase == node_protocol.PHASE_RUNNING:
-            history.start()
 
     def _ship_step_logs(self) -> None:
         for step_id in self.step_runner.steps:
@@ -298,30 +229,24 @@ class NodeAgent:
         node_prefix = f"node/{self.spec.ec2_instance_id}"
         self.shipper.ship_dir(self.node_dir / "logs", f"{node_prefix}/daemons")
         self.shipper.ship_dir(self.node_dir / "bootstrap-actions", f"{node_prefix}/bootstrap-actions")
-        self._ship_spark_logs()
-
-    def _ship_spark_logs(self) -> None:
-        """Event logs (the master's: the server keeps them for the persistent history
-        server) and executor logs, as EMR's containers/<application>/<container>/."""
-        events = Path(self.spec.event_log_dir)
-        if self.is_master and events.is_dir():
-            # Spark 4 writes rolling event logs (eventlog_v2_<app>/events_N_<app>.zstd and
-            # an appstatus file); Hadoop's .crc files beside them are not logs.
-            for path in sorted(events.rglob("*")):
-                if path.is_file() and not path.name.endswith(".crc"):
-                    self.shipper.ship(path, f"spark-events/{path.relative_to(events)}")
-        for log_file in sorted((self.node_dir / "spark" / "work").glob("*/*/std*")):
-            executor_dir = log_file.parent
-            self.shipper.ship(log_file, f"containers/{executor_dir.parent.name}/{executor_dir.name}/{log_file.name}")
+        # YARN's container logs, where EMR keeps them: containers/<application>/<container>/.
+        self.shipper.ship_dir(self.node_dir / "yarn" / "containers", "containers")
 
     def shutdown(self) -> None:
         self.set_phase(node_protocol.PHASE_STOPPING)
         self.step_runner.stop_all()
         self.notebook_runner.stop_all()
-        stop_all([d for d in (*self._node_daemons(), self.history_server) if d is not None])
+        if self.is_master:
+            self.event_logs.ship_changed()  # while HDFS still serves them
+        stop_all(self.apps.daemons)
         self._ship_step_logs()
         self._ship_node_logs()
         log.info("stopped")
+
+
+def _running_apps(report: dict) -> int | None:
+    """YARN's running applications, which keep a cluster from being idle."""
+    return (report.get("yarn_metrics") or {}).get("appsRunning")
 
 
 def _configure_logging(node_dir: Path) -> None:

@@ -10,6 +10,7 @@ again is never run twice.
 import json
 import logging
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -23,12 +24,15 @@ from elmr import node_protocol
 from elmr.agent import programs
 from elmr.agent.failure_reason import failure_line
 from elmr.agent.object_fetch import FetchFailed, is_object_uri
-from elmr.apps import step_commands
+from elmr.apps import step_commands, yarn
+from elmr.apps.artifacts import ArtifactsMissing
 
 log = logging.getLogger("elmr.agent.steps")
 CANCEL_GRACE_S = 10.0
 # How much of the end of stdout and stderr is read for the failure's reason.
 FAILURE_TAIL_BYTES = 1024 * 1024
+# How YARN names an application in the logs of whatever submitted it.
+_APPLICATION_ID = re.compile(rb"application_\d+_\d+")
 
 
 def _stamp() -> str:
@@ -64,12 +68,30 @@ class RunningStep:
             controller.write(f"{_stamp()} INFO {message}\n")
 
 
+def yarn_applications(step_dir: Path) -> list[str]:
+    """The YARN applications a step submitted, as its logs name them (spark-submit,
+    `hadoop jar` and YARN's clients all print the id)."""
+    found: list[str] = []
+    for name in ("stderr", "stdout"):
+        try:
+            text = (step_dir / name).read_bytes()
+        except OSError:
+            continue
+        for match in _APPLICATION_ID.findall(text):
+            if match.decode() not in found:
+                found.append(match.decode())
+    return found
+
+
 class StepRunner:
-    def __init__(self, node_dir: Path, env: dict, fetch: Callable[[str, Path], Path]):
-        """`fetch(uri, directory)` brings an s3:// script into `directory`."""
+    def __init__(self, node_dir: Path, env: dict, fetch: Callable[[str, Path], Path],
+                 resourcemanager_url: str = ""):
+        """`fetch(uri, directory)` brings an s3:// script or JAR into `directory`;
+        a cancelled step's YARN applications are killed through `resourcemanager_url`."""
         self.steps_dir = node_dir / "steps"
         self.env = env
         self.fetch = fetch
+        self.resourcemanager_url = resourcemanager_url
         self.steps: dict[str, RunningStep] = {}
 
     def run(self, orders: list[dict]) -> None:
@@ -95,7 +117,7 @@ class StepRunner:
         running.controller(f"Step created jar: {hadoop_jar_step.get('Jar')} name: {order.get('name')}")
         try:
             argv = step_commands.step_argv(hadoop_jar_step, lambda path: self._local_script(path, step_dir))
-        except (step_commands.UnsupportedStep, FetchFailed) as unsupported:
+        except (step_commands.UnsupportedStep, FetchFailed, ArtifactsMissing) as unsupported:
             self._finish(running, None, node_protocol.STEP_FAILED, str(unsupported), str(unsupported))
             return running
         running.controller(f"startExec '{' '.join(argv)}'")
@@ -129,8 +151,16 @@ class StepRunner:
                 running.cancel_option = order.get("option") or "SEND_INTERRUPT"
                 forced = running.cancel_option == "TERMINATE_PROCESS"
                 running.controller(f"Cancelling step ({running.cancel_option})")
+                self._kill_yarn_applications(running)
                 self._signal(running, signal.SIGKILL if forced else signal.SIGTERM)
                 running.cancel_sent_at = time.monotonic()
+
+    def _kill_yarn_applications(self, running: RunningStep) -> None:
+        """What the step submitted to YARN dies with it (a cluster-mode Spark driver
+        or a MapReduce job outlives the client process that submitted it)."""
+        for application_id in yarn_applications(running.step_dir):
+            killed = yarn.kill_application(self.resourcemanager_url, application_id)
+            running.controller(f"Killing YARN application {application_id}: {killed}")
 
     def _signal(self, running: RunningStep, signum: int) -> None:
         try:

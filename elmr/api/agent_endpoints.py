@@ -1,5 +1,5 @@
-"""The node agents' endpoints (elmr/node_protocol.py): heartbeats, log uploads and
-object downloads, each authenticated with the node's own token. Where an endpoint
+"""The node agents' endpoints (elmr/node_protocol.py): heartbeats, log uploads,
+object downloads and the cluster's credentials, each authenticated with the node's own token. Where an endpoint
 touches the object store (a log under an s3:// LogUri, an s3:// script), this
 module composes the service's node check with the object store's read or write:
 the EMR services never import the object store, and the object store knows nothing
@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from elmr.node_protocol import OBJECT_STORE_SCHEMES
 from elmr.objectstore import objects
 from elmr.objectstore.errors import S3Error
-from elmr.service import agent_objects, agent_uploads, agents
+from elmr.service import agent_objects, agent_uploads, agents, cluster_credentials
 from elmr.service.context import ServiceContext
 from elmr.service.errors import InvalidRequestException, ValidationException
 
@@ -26,6 +26,12 @@ def heartbeat(ctx: ServiceContext, body: bytes) -> dict:
     if not isinstance(received, dict):
         raise ValidationException("A heartbeat must be a JSON object.")
     return agents.record_heartbeat(ctx, received)
+
+
+def credentials(ctx: ServiceContext, authorization: str) -> dict:
+    """The cluster's own key for code on its nodes, in ECS's container-credentials
+    shape, for the node's credentials token (the Authorization header)."""
+    return cluster_credentials.credentials_for_node(ctx, authorization)
 
 
 def store_log(ctx: ServiceContext, query: dict, body: bytes) -> None:

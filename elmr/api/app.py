@@ -46,7 +46,8 @@ class NotServed(EmrError):
 
 
 class ElmrApp:
-    def __init__(self, ctx: ServiceContext, credentials: RootCredentials):
+    def __init__(self, ctx: ServiceContext, credentials):
+        """`credentials.secret_for(access_key_id)`: the keys the server accepts."""
         self.ctx = ctx
         self.credentials = credentials
         self.s3 = S3Api(ctx, credentials)
@@ -88,6 +89,8 @@ class ElmrApp:
         if route.endpoint == routes.AGENT_LOGS:
             agent_endpoints.store_log(self.ctx, request.args.to_dict(), request.get_data())
             return _json({})
+        if route.endpoint == routes.AGENT_CREDENTIALS:
+            return _json(agent_endpoints.credentials(self.ctx, request.headers.get("Authorization", "")))
         if route.endpoint == routes.AGENT_OBJECT:
             found, opened = agent_endpoints.object_for_node(self.ctx, request.args.to_dict())
             return Response(FileRange(opened, 0, found.size - 1), direct_passthrough=True,

@@ -16,9 +16,10 @@ that no such bucket exists; other requests there get a 404 in EMR's JSON shape."
 from dataclasses import dataclass
 
 from elmr.admin_protocol import PREFIX as ADMIN_PREFIX
-from elmr.node_protocol import HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
+from elmr.node_protocol import CREDENTIALS_PATH, HEARTBEAT_PATH, LOGS_PATH, OBJECT_PATH
 
 # Endpoints: each family answers its errors in its own shape (app.py).
+AGENT_CREDENTIALS = "agent.credentials"
 AGENT_HEARTBEAT = "agent.heartbeat"
 AGENT_LOGS = "agent.logs"
 AGENT_OBJECT = "agent.object"
@@ -31,6 +32,7 @@ _EXACT = {
     ("POST", HEARTBEAT_PATH): AGENT_HEARTBEAT,
     ("POST", LOGS_PATH): AGENT_LOGS,
     ("GET", OBJECT_PATH): AGENT_OBJECT,
+    ("GET", CREDENTIALS_PATH): AGENT_CREDENTIALS,
 }
 # Path prefix -> what it is kept for (said in the 404 of a path with nothing there).
 RESERVED_PREFIXES = {

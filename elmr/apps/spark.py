@@ -1,22 +1,20 @@
-"""Spark, as the PySpark package installs it: where it lives, the environment and
-command lines of the standalone master and worker daemons, spark-defaults.conf, and
-what a daemon's web UI says about it. Pure helpers; the agent decides when to call
-them. Imports nothing heavy (the agent's start-up time is part of a cluster's)."""
+"""Spark on YARN as EMR runs it, from the PySpark package: spark-defaults that submit
+to the cluster's YARN (client deploy mode unless a step asks for cluster), Spark's
+jars and PySpark's archives used in place on every node (`local:`, nothing uploaded
+per application), S3A added to Spark's own Hadoop client (SPARK_DIST_CLASSPATH), event logs in HDFS and the
+history server on the master. The classifications spark-defaults, spark-env,
+spark-log4j2, spark-hive-site and hive-site are written to the real files."""
 
-import json
-import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-MASTER_CLASS = "org.apache.spark.deploy.master.Master"
+from elmr.apps import artifacts, classifications, webhdfs
+from elmr.apps.base import MASTER, Application, DaemonPlan, NodeContext
+
 HISTORY_SERVER_CLASS = "org.apache.spark.deploy.history.HistoryServer"
-WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
-# The daemons only coordinate: a small heap is enough, and C1-only JIT starts a
-# JVM faster on small hosts (measured: see docs/benchmarks.md).
-DAEMON_MEMORY = "512m"
-DAEMON_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+EVENT_LOG_DIR = "/var/log/spark/apps"  # in HDFS, as on EMR
+WAREHOUSE_DIR = "/user/spark/warehouse"
+HISTORY_SERVER_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def spark_home() -> Path:
@@ -29,66 +27,123 @@ def spark_home() -> Path:
     raise RuntimeError("PySpark is not installed in this Python environment")
 
 
-def daemon_env(node_dir: Path, address: str, base_env: dict | None = None) -> dict:
-    """Everything a daemon writes stays under the node's directory, and it binds
-    to the node's address only (its web UI would otherwise listen on 0.0.0.0)."""
-    node_dir = Path(node_dir)
-    env = dict(os.environ if base_env is None else base_env)
-    env.update(
-        SPARK_HOME=str(spark_home()),
-        SPARK_CONF_DIR=str(node_dir / "spark" / "conf"),
-        SPARK_LOG_DIR=str(node_dir / "logs"),
-        SPARK_WORKER_DIR=str(node_dir / "spark" / "work"),
-        SPARK_LOCAL_DIRS=str(node_dir / "spark" / "local"),
-        SPARK_PID_DIR=str(node_dir / "spark"),
-        SPARK_LOCAL_IP=address,
-        SPARK_LOCAL_HOSTNAME=address,
-        SPARK_PUBLIC_DNS=address,
-        SPARK_MASTER_HOST=address,
-        SPARK_DAEMON_MEMORY=DAEMON_MEMORY,
-        SPARK_DAEMON_JAVA_OPTS=DAEMON_JAVA_OPTS,
-        PYSPARK_PYTHON=sys.executable,
-    )
-    return env
+def _python_archives() -> str:
+    """PySpark's and py4j's zips, used in place by YARN containers (`local:`)."""
+    lib = spark_home() / "python" / "lib"
+    return ",".join(f"local:{path}" for path in sorted(lib.glob("*.zip")))
 
 
-def master_command(address: str, port: int, ui_port: int) -> list[str]:
-    return [str(spark_home() / "bin" / "spark-class"), MASTER_CLASS,
-            "--host", address, "--port", str(port), "--webui-port", str(ui_port)]
+def decommission_properties(fallback_dir: Path) -> dict:
+    """spark-defaults for every node: when YARN decommissions a node gracefully, Spark's
+    application master hears of it from the ResourceManager, places nothing new there,
+    and the node's executors hand their shuffle and cached blocks to the others (or to
+    a directory every node of the cluster reaches) before they exit."""
+    return {
+        "spark.decommission.enabled": "true",
+        "spark.storage.decommission.enabled": "true",
+        "spark.storage.decommission.shuffleBlocks.enabled": "true",
+        "spark.storage.decommission.rddBlocks.enabled": "true",
+        # Spark wants the trailing slash.
+        "spark.storage.decommission.fallbackStorage.path": f"file://{fallback_dir}/",
+        # How often a leaving executor looks again for blocks left to hand over; it
+        # exits only after a round finds none (Spark's default: 30 s a round).
+        "spark.storage.decommission.replicationReattemptInterval": "5s",
+    }
 
 
-def worker_command(address: str, port: int, ui_port: int, cores: int, memory_mib: int,
-                   master_url: str) -> list[str]:
-    return [str(spark_home() / "bin" / "spark-class"), WORKER_CLASS,
-            "--host", address, "--port", str(port), "--webui-port", str(ui_port),
-            "--cores", str(cores), "--memory", f"{memory_mib}m", master_url]
+class Spark(Application):
+    name = "Spark"
+    classifications = frozenset({"spark-defaults", "spark-env", "spark-log4j2", "spark-hive-site", "hive-site"})
 
+    def ports(self, role: str) -> dict:
+        return {"spark_history": 18080} if role == MASTER else {}
 
-def history_server_command() -> list[str]:
-    return [str(spark_home() / "bin" / "spark-class"), HISTORY_SERVER_CLASS]
+    def conf_dir(self, node: NodeContext) -> Path:
+        return node.node_dir / "conf" / "spark"
 
+    def defaults(self, node: NodeContext) -> dict:
+        """What every spark-submit on the cluster starts from, as EMR's spark-defaults."""
+        workers = max(1, node.spec.core_nodes + node.spec.task_nodes)
+        return {
+            "spark.master": "yarn",
+            "spark.submit.deployMode": "client",
+            "spark.yarn.jars": f"local:{spark_home() / 'jars'}/*",
+            # PySpark's shaded Hadoop client is Spark's; the cluster's jars would clash.
+            "spark.yarn.populateHadoopClasspath": "false",
+            # spark.yarn.maxAppAttempts stays YARN's two, as on EMR: an application master
+            # whose node is taken (a spot interruption) starts again on another node and
+            # a client-mode job carries on.
+            # The live UI is off: in client mode Spark 4.2 (Jetty 12) adds YARN's AmIpFilter
+            # from the RPC thread while SparkContext still starts its UI handlers, and
+            # about one job in thirty then fails to start (ConcurrentModificationException
+            # in ServletHandler.initialize). The history server shows every application
+            # from its event logs; spark.ui.enabled=true in spark-defaults turns it back on.
+            "spark.ui.enabled": "false",
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": f"hdfs://{EVENT_LOG_DIR}",
+            "spark.history.fs.logDirectory": f"hdfs://{EVENT_LOG_DIR}",
+            "spark.sql.warehouse.dir": f"hdfs://{WAREHOUSE_DIR}",
+            "spark.local.dir": str(node.path("spark", "local")),
+            "spark.driver.memory": "1g",
+            "spark.executor.memory": "1g",
+            "spark.executor.cores": str(node.spec.vcpus),
+            "spark.dynamicAllocation.enabled": "true",
+            "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+            "spark.dynamicAllocation.maxExecutors": str(workers),
+            **node.spec.spark_conf,
+        }
 
-def render_spark_defaults(properties: dict) -> str:
-    return "".join(f"{key} {value}\n" for key, value in sorted(properties.items()))
+    def configure(self, node: NodeContext) -> None:
+        conf_dir = self.conf_dir(node)
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        node.path("spark", "local").mkdir(parents=True, exist_ok=True)
+        configurations = node.spec.configurations
+        defaults = {**self.defaults(node), **classifications.properties(configurations, "spark-defaults")}
+        (conf_dir / "spark-defaults.conf").write_text(classifications.java_properties(defaults))
+        (conf_dir / "spark-env.sh").write_text(classifications.shell_exports(
+            classifications.exports(configurations, "spark-env"), "written by elmr from the spark-env classification"))
+        log4j2 = classifications.properties(configurations, "spark-log4j2")
+        if log4j2:
+            (conf_dir / "log4j2.properties").write_text(classifications.java_properties(log4j2, " = "))
+        metastore = node.path("hive", "metastore_db")
+        hive = {"javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true",
+                "hive.metastore.warehouse.dir": f"hdfs://{WAREHOUSE_DIR}",
+                **classifications.properties(configurations, "hive-site"),
+                **classifications.properties(configurations, "spark-hive-site")}
+        (conf_dir / "hive-site.xml").write_text(classifications.hadoop_xml(hive))
 
+    def environment(self, node: NodeContext) -> dict:
+        return {
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_CONF_DIR": str(self.conf_dir(node)),
+            "SPARK_LOG_DIR": str(node.path("logs")),
+            "SPARK_PID_DIR": str(node.path("spark")),
+            "SPARK_LOCAL_IP": node.address,
+            "SPARK_LOCAL_HOSTNAME": node.address,
+            "SPARK_PUBLIC_DNS": node.address,
+            "PYSPARK_ARCHIVES_PATH": _python_archives(),
+            # S3A for every Spark JVM: spark-class adds it to what it launches (the
+            # submitting client, a client-mode driver, the history server) and Spark's
+            # YARN client to every container's classpath (drivers and executors).
+            "SPARK_DIST_CLASSPATH": ":".join(artifacts.classpath("s3a")),
+        }
 
-def write_conf_dir(node_dir: Path, properties: dict) -> Path:
-    conf_dir = Path(node_dir) / "spark" / "conf"
-    conf_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("work", "local"):
-        (Path(node_dir) / "spark" / sub).mkdir(parents=True, exist_ok=True)
-    (conf_dir / "spark-defaults.conf").write_text(render_spark_defaults(properties))
-    return conf_dir
+    def daemons(self, node: NodeContext) -> list:
+        if node.role != MASTER:
+            return []
+        port = node.port("spark_history")
+        return [DaemonPlan(
+            "spark-history-server", [str(spark_home() / "bin" / "spark-class"), HISTORY_SERVER_CLASS],
+            node.url("spark_history", "/api/v1/version"),
+            env={"SPARK_HISTORY_OPTS": f"-Dspark.history.ui.port={port}", "SPARK_DAEMON_MEMORY": "256m",
+                 "SPARK_DAEMON_JAVA_OPTS": HISTORY_SERVER_OPTS},
+            after_start=True)]
 
+    def endpoints(self, master_address: str, master_ports: dict) -> dict:
+        return {"SparkHistoryServerUrl": f"http://{master_address}:{master_ports['spark_history']}"}
 
-def ui_status(ui_url: str, timeout_s: float = 1.0) -> dict | None:
-    """A daemon's /json/ page, or None while it does not answer."""
-    try:
-        with urllib.request.urlopen(ui_url.rstrip("/") + "/json/", timeout=timeout_s) as answer:
-            return json.load(answer)
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
-
-
-def alive_workers(master_status: dict) -> int:
-    return sum(1 for worker in master_status.get("workers", []) if worker.get("state") == "ALIVE")
+    def prepare_cluster(self, node: NodeContext) -> bool:
+        if node.role != MASTER:
+            return True
+        namenode = node.master_url("namenode_http")
+        return all(webhdfs.mkdirs(namenode, path, "1777") for path in (EVENT_LOG_DIR, WAREHOUSE_DIR))

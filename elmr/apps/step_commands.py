@@ -1,25 +1,25 @@
 """What a step runs: EMR's HadoopJarStep turned into an argument vector on the master
-node. Pure: no process is started here.
+node, as EMR's step runner does. Pure: no process is started here. Programs are found
+on the node's PATH, where the agent puts Hadoop's launchers and Spark's programs.
 
 - `command-runner.jar`: Args[0] is the program. `spark-submit`, `spark-sql`,
-  `pyspark`, `spark-shell` come from the cluster's Spark; `hive-script
-  --run-hive-script --args -f FILE` and `hive` run through `spark-sql` (Hive via Spark
-  SQL); `hadoop-streaming` runs elmr's streaming job on Spark; anything else is looked
-  up on PATH (`bash -c …` runs bash because the user asked for it).
+  `pyspark`, `spark-shell` are the cluster's Spark (on YARN: `--master yarn` and
+  `--deploy-mode cluster` mean what they mean on EMR); `hadoop`, `hdfs`, `yarn`,
+  `mapred`, `s3-dist-cp` are Hadoop's; `hadoop-streaming` is `hadoop jar` of Hadoop's
+  streaming JAR; `hive-script --run-hive-script --args -f FILE` and `hive` run through
+  `spark-sql` (Hive via Spark SQL); anything else is looked up on PATH (`bash -c …`
+  runs bash because the user asked for it).
 - `script-runner.jar`: Args[0] is a script (a path, or an s3:// URI the caller
   fetches first), run with the remaining args.
-- any other Jar: a custom JAR, run with `spark-submit [--class MainClass] JAR args`.
-  spark-submit fetches an s3:// JAR, application or `--py-files` itself, through the
-  same Hadoop filesystem the job's s3:// paths use.
+- any other Jar (CUSTOM_JAR): `hadoop jar JAR [MainClass] args`, as EMR runs it; an
+  s3:// JAR is fetched first, as EMR does.
 Args are never joined into a shell command line.
 """
 
 from collections.abc import Callable
-from pathlib import Path
 
-from elmr.apps import spark
+from elmr.apps import artifacts
 
-STREAMING_JOB = Path(__file__).with_name("streaming_job.py")
 SPARK_PROGRAMS = {"spark-submit", "spark-sql", "pyspark", "spark-shell"}
 
 
@@ -31,8 +31,8 @@ def _is_jar(jar: str, name: str) -> bool:
     return jar == name or jar.endswith("/" + name)
 
 
-def step_argv(hadoop_jar_step: dict, local_script: Callable[[str], str] = str) -> list[str]:
-    """`local_script(path)` gives script-runner's script as a local file path."""
+def step_argv(hadoop_jar_step: dict, local_file: Callable[[str], str] = str) -> list[str]:
+    """`local_file(path)` gives an s3:// script or JAR as a local file path."""
     jar = hadoop_jar_step.get("Jar", "")
     args = list(hadoop_jar_step.get("Args", []))
     if _is_jar(jar, "command-runner.jar"):
@@ -40,42 +40,22 @@ def step_argv(hadoop_jar_step: dict, local_script: Callable[[str], str] = str) -
     if _is_jar(jar, "script-runner.jar"):
         if not args:
             raise UnsupportedStep("script-runner.jar needs the script's path as its first argument")
-        return [local_script(args[0]), *args[1:]]
+        return [local_file(args[0]), *args[1:]]
     main_class = hadoop_jar_step.get("MainClass")
-    return [_spark_bin("spark-submit"), *(["--class", main_class] if main_class else []), jar, *args]
-
-
-def _spark_bin(program: str) -> str:
-    return str(spark.spark_home() / "bin" / program)
+    return ["hadoop", "jar", local_file(jar), *([main_class] if main_class else []), *args]
 
 
 def _command_runner(args: list[str]) -> list[str]:
     if not args:
         raise UnsupportedStep("command-runner.jar needs a program as its first argument")
     program, rest = args[0], args[1:]
-    if program in SPARK_PROGRAMS:
-        return [_spark_bin(program), *_python_cluster_mode_to_client(program, rest)]
     if program == "hive-script":
-        return [_spark_bin("spark-sql"), *_hive_script_args(rest)]
+        return ["spark-sql", *_hive_script_args(rest)]
     if program == "hive":
-        return [_spark_bin("spark-sql"), *rest]
+        return ["spark-sql", *rest]
     if program == "hadoop-streaming":
-        return _streaming(rest)
-    if program in ("s3-dist-cp", "hadoop"):
-        raise UnsupportedStep(f"{program} is not supported by elmr yet")
+        return ["hadoop", "jar", artifacts.jar("hadoop-streaming"), *rest]
     return [program, *rest]
-
-
-def _python_cluster_mode_to_client(program: str, args: list[str]) -> list[str]:
-    """Spark standalone cannot run Python applications in cluster deploy mode; EMR
-    users ask for it anyway, so a Python application runs in client mode instead."""
-    if program != "spark-submit" or "--deploy-mode" not in args:
-        return args
-    index = args.index("--deploy-mode")
-    application = next((a for a in args[index + 2:] if not a.startswith("-")), "")
-    if index + 1 < len(args) and args[index + 1] == "cluster" and application.endswith(".py"):
-        return args[:index] + args[index + 2:]
-    return args
 
 
 def _hive_script_args(args: list[str]) -> list[str]:
@@ -91,13 +71,3 @@ def _hive_script_args(args: list[str]) -> list[str]:
             translated.append(args[index])
             index += 1
     return translated
-
-
-def _streaming(args: list[str]) -> list[str]:
-    """spark-submit of elmr's streaming job; `-files` are shipped with --files too."""
-    files = []
-    for flag, value in zip(args, args[1:]):
-        if flag == "-files":
-            files += [f for f in value.split(",") if f]
-    shipped = ["--files", ",".join(files)] if files else []
-    return [_spark_bin("spark-submit"), *shipped, str(STREAMING_JOB), *args]

@@ -13,18 +13,20 @@ cluster's next pass through `on_done`.
 """
 
 import logging
+import secrets
 import threading
 from datetime import timedelta
 from pathlib import Path
 
-from elmr import catalog
-from elmr.apps.spark_decommission import decommission_properties
+from elmr import catalog, ids
+from elmr.apps import registry
+from elmr.apps.spark import decommission_properties
 from elmr.control.plan import StartNode, StopNode
 from elmr.control.settings import ControlSettings
-from elmr.node_protocol import NodeSpec
+from elmr.node_protocol import CREDENTIALS_PATH, NodeSpec
 from elmr.providers.base import NodeProvider, NodeRequest, NodeStatus
 from elmr.store.db import Store
-from elmr.store.models import Cluster, Instance
+from elmr.store.models import Cluster, ClusterCredentials, Instance
 
 log = logging.getLogger("elmr.actuator")
 
@@ -36,14 +38,14 @@ def run_inline(call) -> None:
 class Actuator:
     def __init__(self, store: Store, provider: NodeProvider, clock, server_url: str = "",
                  settings: ControlSettings = ControlSettings(), heartbeat_interval_s: float = 0.5,
-                 object_store_dir: str = "", submit=run_inline):
+                 region: str = "us-east-1", submit=run_inline):
         self.store = store
         self.provider = provider
         self.clock = clock
         self.server_url = server_url
         self.settings = settings
         self.heartbeat_interval_s = heartbeat_interval_s
-        self.object_store_dir = object_store_dir
+        self.region = region
         self.submit = submit
         self.on_done = lambda cluster_id: None  # the control loop sets this
         self._in_flight: set[str] = set()
@@ -150,24 +152,27 @@ class Actuator:
             cluster = session.get(Cluster, node.cluster_id)
             if "node_dir" not in node.provider_state:
                 self._allocate(cluster, node)
-            if cluster.spark_master_url is None:
+            master = next((n for n in cluster_nodes(session, cluster) if n.role == "MASTER" and n.address), None)
+            if master is None:
                 return None  # the master is not allocated yet; a later pass starts this node
-            return self._spec(cluster, node)
+            return self._spec(session, cluster, node, master)
 
     def _allocate(self, cluster: Cluster, node: Instance) -> None:
-        checkpoint = self.provider.allocate(NodeRequest(cluster.id, node.id, node.role))
+        """An address with the ports the node's applications declare; the master's
+        address is the cluster's DNS name and its ports make the endpoints."""
+        checkpoint = self.provider.allocate(
+            NodeRequest(cluster.id, node.id, node.role, registry.ports_for(node.role)))
         node.provider = self.provider.name
         node.provider_state = checkpoint
         node.address = checkpoint["address"]
         node.ports = checkpoint["ports"]
         if node.role == "MASTER":
             cluster.master_public_dns_name = node.address
-            cluster.spark_master_url = f"spark://{node.address}:{node.ports['spark_master']}"
-            cluster.spark_master_ui_url = f"http://{node.address}:{node.ports['spark_master_ui']}"
-            cluster.spark_history_ui_url = f"http://{node.address}:{node.ports['spark_history_ui']}"
+            cluster.endpoints = registry.endpoints(node.address, node.ports)
 
-    def _spec(self, cluster: Cluster, node: Instance) -> NodeSpec:
+    def _spec(self, session, cluster: Cluster, node: Instance, master: Instance) -> NodeSpec:
         instance_type = catalog.instance_type(node.instance_type)
+        credentials = _cluster_credentials(session, cluster)
         node_dir = Path(node.provider_state["node_dir"])
         return NodeSpec(
             server_url=self.server_url,
@@ -180,8 +185,12 @@ class Actuator:
             vcpus=instance_type.vcpu,
             memory_mib=instance_type.memory_mib,
             address=node.address,
-            spark_master_url=cluster.spark_master_url,
             ports=node.ports,
+            master_address=master.address,
+            master_ports=master.ports,
+            core_nodes=_requested(cluster, "CORE"),
+            task_nodes=_requested(cluster, "TASK"),
+            region=self.region,
             heartbeat_interval_s=self.heartbeat_interval_s,
             # A leaving node's executors hand their blocks to the others (or to a
             # directory every node of the cluster reaches) before they exit.
@@ -189,16 +198,58 @@ class Actuator:
             configurations=cluster.configurations + _group_configurations(cluster, node),
             bootstrap_actions=[{"name": action.name, "path": action.path, "args": action.args}
                                for action in cluster.bootstrap_actions],
-            event_log_dir=str(node_dir / "spark-events"),
-            object_store_dir=self.object_store_dir,
-            runs_tasks=node.role == "MASTER" and "spark_worker" in node.ports and not _has_workers(cluster),
+            credentials_url=self.server_url.rstrip("/") + CREDENTIALS_PATH,
+            credentials_token=credentials.endpoint_token,
+            job_flow=_job_flow(cluster, node, master),
+            instance_group_id=node.group_id,
+            runs_tasks=node.role == "MASTER" and not _has_workers(cluster),
         )
 
 
+def _requested(cluster: Cluster, role: str) -> int:
+    """The capacity the cluster asks of a role: its groups' counts, its fleets' units."""
+    return sum(group.requested_count for group in cluster.groups if group.role == role) + sum(
+        fleet.target_on_demand + fleet.target_spot for fleet in cluster.fleets if fleet.role == role)
+
+
 def _has_workers(cluster: Cluster) -> bool:
-    """The cluster asks for core or task capacity (a count, or a fleet's units)."""
-    return any(group.requested_count for group in cluster.groups if group.role != "MASTER") or any(
-        fleet.target_on_demand + fleet.target_spot for fleet in cluster.fleets if fleet.role != "MASTER")
+    return _requested(cluster, "CORE") + _requested(cluster, "TASK") > 0
+
+
+def held_node_addresses(store: Store) -> list[str]:
+    """The addresses live nodes hold, so a restarted server hands none out again."""
+    with store.transaction() as session:
+        return [address for (address,) in session.query(Instance.address).filter(
+            Instance.state != "TERMINATED", Instance.address.is_not(None))]
+
+
+def cluster_nodes(session, cluster: Cluster) -> list:
+    return session.query(Instance).filter(Instance.cluster_id == cluster.id).all()
+
+
+def _cluster_credentials(session, cluster: Cluster) -> ClusterCredentials:
+    """The cluster's own key, made with its first node's spec."""
+    credentials = session.query(ClusterCredentials).filter_by(cluster_id=cluster.id).one_or_none()
+    if credentials is None:
+        credentials = ClusterCredentials(
+            access_key_id=ids.temporary_access_key_id(), cluster_id=cluster.id,
+            secret_access_key=ids.secret_access_key(), session_token=secrets.token_urlsafe(64),
+            endpoint_token=secrets.token_urlsafe(32), created_at=cluster.created_at)
+        session.add(credentials)
+        session.flush()
+    return credentials
+
+
+def _job_flow(cluster: Cluster, node: Instance, master: Instance) -> dict:
+    """EMR's /mnt/var/lib/info/job-flow.json: the cluster's id and groups, which
+    bootstrap scripts read to tell nodes apart."""
+    groups = [{"instanceGroupId": g.id, "instanceGroupName": g.name, "instanceRole": g.role.title(),
+               "marketType": g.market, "instanceType": g.instance_type, "requestedInstanceCount": g.requested_count}
+              for g in cluster.groups]
+    return {"jobFlowId": cluster.id, "jobFlowCreationInstant": int(cluster.created_at.timestamp() * 1000),
+            "instanceCount": sum(g.requested_count for g in cluster.groups),
+            "masterInstanceId": master.ec2_instance_id, "masterPrivateDnsName": master.address,
+            "masterInstanceType": master.instance_type, "instanceGroups": groups}
 
 
 def _group_configurations(cluster: Cluster, node: Instance) -> list:

@@ -175,16 +175,24 @@ def _advance_group(group: InstanceGroup, members: list, registered: bool, now: d
 
 def workers_registered(cluster: Cluster, nodes: list) -> bool:
     """While the cluster starts, its own start waits for this; after, a group that
-    grew is RUNNING only once the Spark master counts as many ALIVE workers as the
-    cluster has running core and task nodes that stay (a decommissioning worker is
-    not ALIVE)."""
+    grew is RUNNING only once the master's daemons count its nodes (daemons_registered)."""
     if cluster.state in _STARTING_STATES:
         return True
-    running = [n for n in nodes if n.state == "RUNNING"]
+    return daemons_registered([n for n in nodes if n.state == "RUNNING" and staying(n)])
+
+
+def daemons_registered(running: list) -> bool:
+    """The master's NameNode counts a live DataNode for every running core node, and
+    its ResourceManager an active NodeManager for every running core and task node
+    (a decommissioning NodeManager is not active: pass only the nodes that stay)."""
     master = next((n for n in running if n.role == "MASTER"), None)
-    alive = (master.agent_report or {}).get("spark_alive_workers") if master else None
-    workers = sum(1 for n in running if n.role != "MASTER" and staying(n))
-    return alive is not None and alive >= workers
+    report = ((master.agent_report or {}).get("cluster_report") or {}) if master else None
+    if not report:
+        return False
+    core = sum(1 for n in running if n.role == "CORE")
+    task = sum(1 for n in running if n.role == "TASK")
+    return ((report.get("hdfs_live_datanodes") or 0) >= core
+            and (report.get("yarn_active_nodemanagers") or 0) >= core + task)
 
 
 def _resizing_message(group: InstanceGroup, live: list, noticed: dict) -> str:

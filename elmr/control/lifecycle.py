@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from elmr.control import idle
+from elmr.control.groups import daemons_registered
 from elmr.control.nodes import Context, stop
 from elmr.control.plan import Plan
 from elmr.store import step_rules
@@ -49,23 +50,19 @@ def _finish(session: Session, cluster: Cluster, now: datetime) -> None:
 def advance(session: Session, cluster: Cluster, nodes: list, plan: Plan) -> None:
     if cluster.state == "STARTING" and nodes and all(n.state in ("BOOTSTRAPPING", "RUNNING") for n in nodes):
         transition(cluster, "BOOTSTRAPPING", plan.now, None, "Running bootstrap actions")
-    if cluster.state == "BOOTSTRAPPING" and _spark_is_up(cluster, nodes):
+    if cluster.state == "BOOTSTRAPPING" and _daemons_are_up(cluster, nodes):
         transition(cluster, "RUNNING", plan.now, None, "Running step")
     if cluster.state in ("RUNNING", "WAITING"):
         _run_steps_or_wait(session, cluster, nodes, plan)
 
 
-def _spark_is_up(cluster: Cluster, nodes: list) -> bool:
+def _daemons_are_up(cluster: Cluster, nodes: list) -> bool:
     """Every group has its count and every fleet its capacities, all their nodes
     running their daemons (the groups' and fleets' own RUNNING, decided earlier in
-    the pass), and the Spark master sees every worker."""
+    the pass), and the master's NameNode and ResourceManager count them."""
     if not all(holder.state == "RUNNING" for holder in [*cluster.groups, *cluster.fleets]):
         return False
-    running = [node for node in nodes if node.state == "RUNNING"]
-    master = next((node for node in running if node.role == "MASTER"), None)
-    alive_workers = (master.agent_report or {}).get("spark_alive_workers") if master else None
-    workers = sum(1 for node in running if node.role != "MASTER")
-    return alive_workers is not None and alive_workers >= workers
+    return daemons_registered([node for node in nodes if node.state == "RUNNING"])
 
 
 def _run_steps_or_wait(session: Session, cluster: Cluster, nodes: list, plan: Plan) -> None:

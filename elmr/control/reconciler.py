@@ -1,10 +1,11 @@
 """The reconciler: one level-triggered pass over one cluster. It observes (the
 actuator polls the cluster's started nodes), decides in one transaction what moves
-next (the rules in spot, nodes, groups or fleets, lifecycle and idle write the rows
-and return provider actions), then hands the actions to the actuator. Running a pass twice
-changes nothing the second time, so a pass cut short by a crash is simply run again
-after a restart. A pass returns when it wants to run again (a retry, a grace period,
-a timeout falling due), which the loop turns into a delayed put on its queue.
+next (the rules in spot, nodes, managed_scaling and auto_scaling, groups or fleets,
+lifecycle and idle write the rows and return provider actions; cluster_metrics
+samples what was observed), then hands the actions to the actuator. Running a pass
+twice changes nothing the second time, so a pass cut short by a crash is simply run
+again after a restart. A pass returns when it wants to run again (a retry, a grace
+period, a timeout falling due), which the loop turns into a delayed put on its queue.
 """
 
 import logging
@@ -13,7 +14,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from elmr.control import fleets, groups, lifecycle, nodes, spot
+from elmr.control import auto_scaling, cluster_metrics, fleets, groups, lifecycle, managed_scaling, nodes, spot
 from elmr.control.actuator import Actuator
 from elmr.control.nodes import Context
 from elmr.control.plan import Plan
@@ -68,9 +69,10 @@ class Reconciler:
 
 def decide(session: Session, cluster: Cluster, statuses: dict, plan: Plan, ctx: Context, room) -> None:
     """Everything one pass decides for a live cluster, in order: the user's intent
-    applied, the spot market's notices, each node's next move, the groups or fleets
-    kept at their counts or capacities, the cluster's own state; and, once it is
-    terminating (asked to, or for a reason found on the way), its nodes stopped."""
+    applied, the spot market's notices, each node's next move, managed scaling's and
+    automatic scaling's new intent, the groups or fleets kept at their counts or
+    capacities, the cluster's own state; once it is terminating (asked to, or for a
+    reason found on the way), its nodes stopped; and a sample of its metrics."""
     lifecycle.apply_termination_request(cluster, plan.now)
     live = _live_nodes(session, cluster.id)
     ctx = replace(ctx, notices=spot.observe(session, cluster, live, plan, ctx.market))
@@ -80,6 +82,9 @@ def decide(session: Session, cluster: Cluster, statuses: dict, plan: Plan, ctx: 
             nodes.next_move(cluster, node, master, statuses.get(node.id), plan, ctx)
     live = [node for node in live if node.state != "TERMINATED"]
     if cluster.state != "TERMINATING":
+        managed_scaling.scale(cluster, live, plan, ctx)  # intent, as the resize operations write it
+        for group in cluster.groups:
+            auto_scaling.evaluate(session, cluster, group, plan)
         keep = fleets.keep_at_target_capacities if cluster.fleets else groups.keep_at_requested_counts
         changes = keep(session, cluster, live, plan, ctx, room)
         master = next((n for n in live if n.role == "MASTER"), None)
@@ -91,6 +96,7 @@ def decide(session: Session, cluster: Cluster, statuses: dict, plan: Plan, ctx: 
     if cluster.state == "TERMINATING":
         lifecycle.wind_down(session, cluster, live, statuses, plan, ctx)
     if cluster.state not in CLUSTER_TERMINAL:
+        cluster_metrics.sample(session, cluster, live, plan, ctx)
         plan.recheck_in(ctx.settings.watch_s)  # a node's processes may die unannounced
 
 

@@ -1,7 +1,8 @@
 """The control loop's timings, in one place: how long a node may take to start, how
 long an agent may stay silent, how a failing provider call is retried, how long a
-stop may take. The server builds them from its options; tests pass small ones with
-a fake clock, so a timeout is a clock moved forward, not a wait."""
+stop may take, how managed scaling waits before and between its decisions, how long
+cluster metrics are kept. The server builds them from its options; tests pass small
+ones with a fake clock, so a timeout is a clock moved forward, not a wait."""
 
 from dataclasses import dataclass
 
@@ -26,6 +27,26 @@ class ControlSettings:
     # How long a leaving node may take to decommission when its ShrinkPolicy gives
     # no DecommissionTimeout: EMR's default (YARN's graceful decommission timeout).
     decommission_timeout_s: int = 3600
+
+    # Managed scaling (managed_scaling.py). EMR evaluates its metrics every 5-10 s
+    # and does not publish its own waits; these are elmr's. A backlog (containers
+    # or applications YARN cannot place yet) scales out once it has lasted this long:
+    # Spark asks for executors in a ramp, and YARN places them within a few of its
+    # NodeManagers' one-second heartbeats.
+    scale_out_backlog_s: float = 5.0
+    # No second scale-out this soon after one (nodes still launching already count
+    # toward a backlog, so this only damps a backlog that keeps growing).
+    scale_out_cooldown_s: float = 30.0
+    # Capacity beyond what YARN has allocated scales in once it has been spare this
+    # long (Spark gives back an idle executor after 60 s), and not within this long
+    # of any resize. `elmr server --scaling-cooldown SECONDS` sets these two and the
+    # scale-out cooldown (tests and demos; the backlog's wait stays).
+    scale_in_after_s: float = 120.0
+    scale_in_cooldown_s: float = 120.0
+
+    # One-minute cluster metrics (cluster_metrics.py) are kept this long: CloudWatch
+    # keeps one-minute data points for 15 days.
+    metric_retention_s: float = 15 * 24 * 3600.0
 
     def retry_delay_s(self, failed_attempts: int) -> float:
         return min(self.retry_base_s * 2 ** max(failed_attempts - 1, 0), self.retry_max_s)

@@ -1,6 +1,6 @@
-"""Hadoop's checksum files in the bucket dirs. Spark on the nodes reaches s3:// paths
-through Hadoop's LocalFileSystem (the bucket dir is the mount table's fallback,
-apps/spark_conf.py), which writes a CRC file `.NAME.crc` beside every file NAME and
+"""Hadoop's checksum files in the bucket dirs. Clusters reach s3:// through S3A and
+the S3 API, but a Hadoop program given a bucket directory as a local path (file://)
+goes through Hadoop's LocalFileSystem, which writes a CRC file `.NAME.crc` beside every file NAME and
 checks every later read of NAME against it. S3 and EMRFS have no such files, so they
 are not objects: listings leave them out. And when the S3 API replaces or deletes
 NAME, its checksum file goes with it: left behind, it no longer matches, and Spark

@@ -108,13 +108,18 @@ class SparkHistoryService:
             return self._url
 
     def _start(self, port: int) -> subprocess.Popen:
-        env = spark.daemon_env(self.root, self.host)
+        env = {**os.environ, "SPARK_HOME": str(spark.spark_home()), "SPARK_CONF_DIR": str(self.root / "conf"),
+               "SPARK_LOG_DIR": str(self.root / "logs"), "SPARK_PID_DIR": str(self.root),
+               "SPARK_LOCAL_IP": self.host, "SPARK_PUBLIC_DNS": self.host, "SPARK_DAEMON_MEMORY": "256m",
+               "SPARK_DAEMON_JAVA_OPTS": spark.HISTORY_SERVER_OPTS}
+        (self.root / "conf").mkdir(parents=True, exist_ok=True)
         env["SPARK_HISTORY_OPTS"] = (f"-Dspark.history.ui.port={port} "
                                      f"-Dspark.history.fs.logDirectory=file://{self.events_dir} "
                                      "-Dspark.history.fs.update.interval=2s")
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         with open(self.root / "logs" / "spark-history-server.out", "ab") as output:
-            return subprocess.Popen(spark.history_server_command(), env=env, stdin=subprocess.DEVNULL,
+            command = [str(spark.spark_home() / "bin" / "spark-class"), spark.HISTORY_SERVER_CLASS]
+            return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
                                     stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:

@@ -11,8 +11,10 @@ restarted server would need: asked about a node it only knows from a checkpoint,
 `poll` must still answer truly.
 
 Override:
-- `allocate(node)`  -> checkpoint with at least "address" and "ports": reserve where
-  the node will listen (no process yet). Called once per node.
+- `allocate(node)`  -> checkpoint with at least "address" and "ports": choose where
+  the node will listen (no process yet): an address on which every port of
+  `node.ports` is free, and for each port asked as 0 one free on the whole host.
+  Called once per node; the checkpoint keeps the choice.
 - `start(spec, checkpoint)` -> checkpoint update (e.g. {"pid": …}): start the agent
   with the NodeSpec. If a process for this node already exists (a crash between
   starting it and saving the checkpoint), adopt it instead of starting another.
@@ -28,7 +30,7 @@ Override:
 """
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from elmr.node_protocol import NodeSpec
 
@@ -64,6 +66,9 @@ class NodeRequest:
     cluster_id: str
     instance_id: str
     role: str  # MASTER | CORE | TASK
+    # {port name: port} the node's daemons listen on (EMR's), 0 for "any port free on
+    # the whole host" (daemons that bind every address); from apps/registry.py.
+    ports: dict = field(default_factory=dict)
 
 
 class NodeProvider(ABC):

@@ -1,5 +1,10 @@
 """The embedded node provider: every node is a process group on this host, with its
-own directory under DATA_DIR/nodes and its own loopback ports.
+own directory under DATA_DIR/nodes and its own loopback address (127.x.y.z: Linux
+routes all of 127.0.0.0/8 to the loopback device without setup), so every daemon
+listens on the port EMR documents for it and two clusters never share an address.
+An address is taken only when every port the node needs is free on it, and never
+one another node of this server holds, so servers and other programs on the host
+using loopback addresses do not collide with it.
 
 The agent is started as the leader of a new session (`start_new_session=True`), so
 the node's processes survive the server being killed, a restarted server finds them
@@ -7,18 +12,25 @@ again from the checkpoint (pid), and `killpg` reaches everything the node starte
 """
 
 import os
+import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
-from elmr.node_protocol import NodeSpec
+from elmr.node_protocol import MOUNT_NAMESPACE_VARIABLE, SERVER_ONLY_VARIABLES, NodeSpec
 from elmr.providers.base import NodeProvider, NodeRequest, NodeStatus
 
-# What one node costs the host (agent, a Spark daemon JVM and headroom): the
-# capacity check divides available memory by it.
-MEMORY_PER_NODE_MIB = 768
+# What one node costs the host (agent, two to four daemon JVMs of 192-256 MiB heap,
+# a task container or two): the capacity check divides available memory by it.
+MEMORY_PER_NODE_MIB = 1536
+# Node addresses: 127.A.B.C with A from this range (127.0.x.x is left to the host's
+# own services), C never 0 or 255.
+ADDRESS_FIRST_OCTETS = range(16, 255)
+ADDRESS_TRIES = 500
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -27,12 +39,19 @@ def free_port(address: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def _ports_for(role: str) -> dict:
-    worker = {"spark_worker": free_port(), "spark_worker_ui": free_port()}
-    if role == "MASTER":  # its worker runs only when the cluster has no other node
-        return {"spark_master": free_port(), "spark_master_ui": free_port(),
-                "spark_history_ui": free_port(), **worker}
-    return worker
+def port_is_free(address: str, port: int) -> bool:
+    """Nothing listens on address:port, nor on the wildcard address at that port."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def _random_address() -> str:
+    return (f"127.{random.choice(ADDRESS_FIRST_OCTETS)}.{random.randrange(256)}."
+            f"{random.randrange(1, 255)}")
 
 
 def _available_memory_mib() -> int:
@@ -45,6 +64,29 @@ def _available_memory_mib() -> int:
 
 def _agent_command(node_dir: Path) -> list[str]:
     return [sys.executable, "-m", "elmr.agent", "--node-dir", str(node_dir)]
+
+
+@cache
+def mount_namespace_prefix() -> tuple:
+    """How to start an agent in a mount namespace of its own, where the OS allows it
+    (so its node sees EMR's paths, agent/emr_paths.py): `unshare --mount` for root,
+    with a user namespace for other users; () where neither works."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ()
+    for prefix in ((unshare, "--mount", "--propagation", "private"),
+                   (unshare, "--user", "--map-root-user", "--mount", "--propagation", "private")):
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            return prefix
+    return ()
+
+
+def _agent_env() -> dict:
+    """The server's environment without its root key (nodes get the cluster's own)."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_VARIABLES}
+    if mount_namespace_prefix():
+        env[MOUNT_NAMESPACE_VARIABLE] = "1"
+    return env
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -103,16 +145,29 @@ def _find_agent_pid(node_dir: Path) -> int | None:
 class LocalProvider(NodeProvider):
     name = "local"
 
-    def __init__(self, data_dir: Path, max_nodes: int | None = None):
+    def __init__(self, data_dir: Path, max_nodes: int | None = None, held_addresses=()):
+        """`held_addresses`: addresses this server's nodes already hold (a restarted
+        server's, from the store); allocate never hands them out again."""
         self.nodes_dir = Path(data_dir) / "nodes"
         self.max_nodes = max_nodes
         self._children: dict[int, subprocess.Popen] = {}  # to reap what we started
         self._exit_codes: dict[int, int] = {}  # how the agents we reaped ended
+        self._held = set(held_addresses)
 
     def allocate(self, node: NodeRequest) -> dict:
         node_dir = self.nodes_dir / node.cluster_id / node.instance_id
         (node_dir / "logs").mkdir(parents=True, exist_ok=True)
-        return {"node_dir": str(node_dir), "address": "127.0.0.1", "ports": _ports_for(node.role)}
+        address = self._free_address([port for port in node.ports.values() if port])
+        self._held.add(address)
+        ports = {name: port or free_port("") for name, port in node.ports.items()}
+        return {"node_dir": str(node_dir), "address": address, "ports": ports}
+
+    def _free_address(self, ports: list[int]) -> str:
+        for _ in range(ADDRESS_TRIES):
+            address = _random_address()
+            if address not in self._held and all(port_is_free(address, port) for port in ports):
+                return address
+        raise RuntimeError(f"no loopback address with ports {ports} free after {ADDRESS_TRIES} tries")
 
     def start(self, spec: NodeSpec, checkpoint: dict) -> dict:
         node_dir = Path(checkpoint["node_dir"])
@@ -122,8 +177,8 @@ class LocalProvider(NodeProvider):
         spec.write(node_dir)
         with open(node_dir / "logs" / "agent.out", "ab") as output:
             process = subprocess.Popen(
-                _agent_command(node_dir), cwd=node_dir, stdin=subprocess.DEVNULL,
-                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                [*mount_namespace_prefix(), *_agent_command(node_dir)], cwd=node_dir, env=_agent_env(),
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self._children[process.pid] = process
         self._exit_codes.pop(process.pid, None)  # a reused pid: forget its old agent

@@ -8,7 +8,7 @@ import hmac
 
 from sqlalchemy import select
 
-from elmr.node_protocol import PHASE_FAILED
+from elmr.node_protocol import CLUSTER_COUNTS, PHASE_FAILED
 from elmr.service import notebook_executions
 from elmr.service.context import ServiceContext
 from elmr.service.errors import AuthError
@@ -67,13 +67,16 @@ def _step_orders(session, cluster: Cluster) -> dict:
 def _observation_changed(node: Instance, heartbeat: dict) -> bool:
     """Only news the reconciler acts on is worth waking it for."""
     previous = node.agent_report or {}
+    counts = heartbeat.get("cluster_report")
+    counts = counts if isinstance(counts, dict) else {}
     return (
         node.agent_phase != heartbeat.get("phase")
+        or any((previous.get("cluster_report") or {}).get(name) != counts.get(name) for name in CLUSTER_COUNTS)
         or heartbeat.get("phase") == PHASE_FAILED
         or any(previous.get(news) != heartbeat.get(news) for news in _NEWS)
     )
 
 
-# Master's reports the reconciler waits on: workers registering, applications
+# Master's reports the reconciler waits on besides CLUSTER_COUNTS: applications
 # starting and ending (idle time), leaving nodes done on the master's side.
-_NEWS = ("spark_alive_workers", "running_applications", "decommissioned_nodes")
+_NEWS = ("running_applications", "decommissioned_nodes")

@@ -16,15 +16,25 @@ from elmr.service.errors import InvalidRequestException
 from elmr.store.models import Cluster, PersistentAppUI
 from elmr.store.states import CLUSTER_ACTIVE
 
-# The on-cluster UIs elmr's clusters run; the others (YARN, Tez, MapReduce's history)
-# come with the Hadoop layer.
-_ON_CLUSTER_UIS = ("SparkHistoryServer", "ApplicationMaster")
+# The on-cluster UIs elmr's clusters run: {OnClusterAppUIType: (application, its
+# endpoint)} (the cluster's endpoints, apps/registry.py). An application's own UI
+# (ApplicationMaster) is reached through the ResourceManager's proxy, as on EMR.
+_ON_CLUSTER_UIS = {
+    "SparkHistoryServer": ("Spark", "SparkHistoryServerUrl"),
+    "ResourceManager": ("Hadoop", "ResourceManagerWebUiUrl"),
+    "ApplicationMaster": ("Hadoop", "ResourceManagerWebUiUrl"),
+    "JobHistoryServer": ("Hadoop", "JobHistoryWebUiUrl"),
+}
 
 
-def _with_application(base: str, application_id: str | None, history: bool) -> str:
+def _on_cluster_url(base: str, ui_type: str, application_id: str | None) -> str:
     if not application_id:
         return base
-    return f"{base}/history/{application_id}/jobs/" if history else f"{base}/app/?appId={application_id}"
+    if ui_type == "SparkHistoryServer":
+        return f"{base}/history/{application_id}/jobs/"
+    if ui_type == "ApplicationMaster":
+        return f"{base}/proxy/{application_id}/"
+    return f"{base}/cluster/app/{application_id}" if ui_type == "ResourceManager" else base
 
 
 def get_on_cluster_app_ui_presigned_url(ctx: ServiceContext, params: dict) -> dict:
@@ -38,14 +48,14 @@ def get_on_cluster_app_ui_presigned_url(ctx: ServiceContext, params: dict) -> di
         if ui_type not in _ON_CLUSTER_UIS:
             raise InvalidRequestException(
                 f"Cluster {cluster.id} runs no {ui_type}; its UIs are {', '.join(_ON_CLUSTER_UIS)}.")
-        base = cluster.spark_history_ui_url if ui_type == "SparkHistoryServer" else cluster.spark_master_ui_url
+        application, endpoint = _ON_CLUSTER_UIS[ui_type]
+        base = (cluster.endpoints or {}).get(application, {}).get(endpoint)
         ready = cluster.state in ("RUNNING", "WAITING") and base is not None
     if params.get("DryRun"):
         return {"PresignedURLReady": ready}
     if not ready:
         return {"PresignedURLReady": False}
-    return {"PresignedURLReady": True, "PresignedURL": _with_application(
-        base, params.get("ApplicationId"), history=ui_type == "SparkHistoryServer")}
+    return {"PresignedURLReady": True, "PresignedURL": _on_cluster_url(base, ui_type, params.get("ApplicationId"))}
 
 
 def _cluster_of_arn(session, ctx: ServiceContext, arn: str) -> Cluster:
@@ -104,4 +114,4 @@ def get_persistent_app_ui_presigned_url(ctx: ServiceContext, params: dict) -> di
         ctx.spark_history.ensure_started()
         return {"PresignedURLReady": False}
     return {"PresignedURLReady": True,
-            "PresignedURL": _with_application(base, params.get("ApplicationId"), history=True)}
+            "PresignedURL": _on_cluster_url(base, "SparkHistoryServer", params.get("ApplicationId"))}

@@ -1,13 +1,15 @@
 """PutAutoScalingPolicy and RemoveAutoScalingPolicy: an instance group's automatic
 scaling policy (EMR's custom policy: constraints and CloudWatch-triggered rules),
-checked as EMR checks it and stored on the group, where ListInstanceGroups shows it.
-The control loop evaluates the rules (the scaling issue); RunJobFlow's groups may
-carry a policy too (`check_policy`)."""
+checked as EMR checks it and stored on the group, where ListInstanceGroups shows it
+with its status. The control loop attaches the policy and evaluates its rules on
+the cluster's metrics (elmr/control/auto_scaling.py); RunJobFlow's groups may carry
+a policy too (`check_policy`)."""
 
 from elmr.service import lookups
 from elmr.service.context import ServiceContext
 from elmr.service.errors import ValidationException
 from elmr.store.models import InstanceGroup
+from elmr.store.scaling_records import auto_scaling_status
 
 
 def check_policy(policy: dict, group_role: str, has_auto_scaling_role: bool,
@@ -38,11 +40,13 @@ def check_policy(policy: dict, group_role: str, has_auto_scaling_role: bool,
             raise ValidationException(f"Rule {rule['Name']}: CoolDown must not be negative.")
 
 
-def described(policy: dict | None) -> dict | None:
-    """The stored policy as EMR describes it (AutoScalingPolicyDescription)."""
+def described(group: InstanceGroup) -> dict | None:
+    """The group's policy as EMR describes it (AutoScalingPolicyDescription), with the
+    status the control loop gives it (PENDING until it evaluates the policy)."""
+    policy = group.auto_scaling_policy
     if not policy:
         return None
-    return {"Status": {"State": "ATTACHED"}, "Constraints": policy["Constraints"], "Rules": policy["Rules"]}
+    return {"Status": auto_scaling_status(group), "Constraints": policy["Constraints"], "Rules": policy["Rules"]}
 
 
 def _group(session, cluster_id: str, group_id: str) -> InstanceGroup:
@@ -60,14 +64,16 @@ def put_auto_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
         check_policy(policy, group.role, bool(cluster.request_extras.get("AutoScalingRole")),
                      bool(cluster.managed_scaling_policy))
         group.auto_scaling_policy = policy
-    ctx.wake_reconciler()
-    return {"ClusterId": cluster.id, "InstanceGroupId": group.id, "AutoScalingPolicy": described(policy),
-            "ClusterArn": ctx.cluster_arn(cluster.id)}
+        answer = {"ClusterId": cluster.id, "InstanceGroupId": group.id, "AutoScalingPolicy": described(group),
+                  "ClusterArn": ctx.cluster_arn(cluster.id)}
+    ctx.wake_reconciler(answer["ClusterId"])
+    return answer
 
 
 def remove_auto_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
         _group(session, cluster.id, params["InstanceGroupId"]).auto_scaling_policy = None
-    ctx.wake_reconciler()
+        cluster_id = cluster.id
+    ctx.wake_reconciler(cluster_id)
     return {}

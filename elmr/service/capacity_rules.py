@@ -1,7 +1,8 @@
 """EMR's rules for changing a running cluster's capacity, shared by the instance
 group operations (resize.py), the instance fleet ones (instance_fleets.py) and
-their checks: when a cluster may be resized at all, and how small its core
-capacity may get."""
+their checks: when a cluster may be resized at all, how small its core capacity
+may get, and what a managed scaling policy's ComputeLimits may say (policies.py,
+RunJobFlow)."""
 
 from elmr.service.errors import ValidationException
 from elmr.store.models import Cluster
@@ -39,3 +40,28 @@ def hdfs_replication(cluster: Cluster) -> int:
             if value is not None and str(value).isdigit():
                 return int(value)
     return 1
+
+
+def check_compute_limits(limits: dict | None, uses_fleets: bool) -> None:
+    """EMR's rules: minimum <= maximum, the on-demand and core caps within them, and
+    a unit the cluster's composition has (instances or vCPUs for instance groups,
+    fleet units or vCPUs for instance fleets)."""
+    if not limits:
+        raise ValidationException("ManagedScalingPolicy.ComputeLimits is required.")
+    minimum, maximum = limits["MinimumCapacityUnits"], limits["MaximumCapacityUnits"]
+    if minimum < 1 or minimum > maximum:
+        raise ValidationException(
+            "ManagedScalingPolicy.ComputeLimits: MinimumCapacityUnits must be at least 1 "
+            "and not more than MaximumCapacityUnits."
+        )
+    for cap in ("MaximumOnDemandCapacityUnits", "MaximumCoreCapacityUnits"):
+        if cap in limits and not 0 <= limits[cap] <= maximum:
+            raise ValidationException(
+                f"ManagedScalingPolicy.ComputeLimits: {cap} must not exceed MaximumCapacityUnits."
+            )
+    unit_type = limits.get("UnitType")
+    allowed = ("InstanceFleetUnits", "VCPU") if uses_fleets else ("Instances", "VCPU")
+    if unit_type not in allowed:
+        raise ValidationException(
+            f"ManagedScalingPolicy.ComputeLimits: UnitType {unit_type} does not apply to a cluster of "
+            f"instance {'fleets' if uses_fleets else 'groups'}; use {' or '.join(allowed)}.")

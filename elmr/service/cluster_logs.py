@@ -1,6 +1,7 @@
 """Where a cluster's logs are kept, as EMR lays them out under LogUri:
 <root>/<cluster-id>/steps/<step-id>/{controller,stdout,stderr}.gz and
-<root>/<cluster-id>/node/<ec2-instance-id>/…. The root is the LogUri: an s3:// URI
+<root>/<cluster-id>/node/<ec2-instance-id>/… and YARN's container logs under
+<root>/<cluster-id>/containers/<application-id>/<container-id>/…. The root is the LogUri: an s3:// URI
 lands in the embedded object store's bucket directory, a file:// URI or plain path
 on disk; without a LogUri, logs stay in the data dir (DATA_DIR/logs)."""
 

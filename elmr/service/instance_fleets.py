@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from elmr import catalog, ids
-from elmr.apps.spark_conf import KNOWN_CLASSIFICATIONS, unknown_classifications
+from elmr.apps.classifications import known as known_classifications, unknown_classifications
 from elmr.service import lookups, paging, views
 from elmr.service.context import ServiceContext
 from elmr.service.errors import InvalidRequestException, ValidationException
@@ -71,7 +71,7 @@ def _check_type_config(config: dict, where: str) -> None:
     if unknown:
         raise ValidationException(
             f"{where}: classification(s) {', '.join(unknown)} are not valid; elmr supports "
-            f"{', '.join(sorted(KNOWN_CLASSIFICATIONS))}.")
+            f"{', '.join(sorted(known_classifications()))}.")
 
 
 def _check_launch_specifications(specifications: dict, where: str) -> None:
@@ -176,8 +176,8 @@ def modify_instance_fleet(ctx: ServiceContext, params: dict) -> dict:
             raise InvalidRequestException(f"Instance fleet id '{change['InstanceFleetId']}' is not valid.")
         check_cluster_can_resize(cluster)
         _check_modifiable(fleet, change)
-        set_targets(fleet, change.get("TargetOnDemandCapacity", fleet.target_on_demand),
-                    change.get("TargetSpotCapacity", fleet.target_spot))
+        fleet.set_targets(change.get("TargetOnDemandCapacity", fleet.target_on_demand),
+                          change.get("TargetSpotCapacity", fleet.target_spot))
         if "ResizeSpecifications" in change:
             check_resize_specifications(change["ResizeSpecifications"], "InstanceFleet")
             fleet.resize_specifications = {**(fleet.resize_specifications or {}), **change["ResizeSpecifications"]}
@@ -202,11 +202,3 @@ def _check_modifiable(fleet: InstanceFleet, change: dict) -> None:
         raise InvalidRequestException("InstanceFleet: target capacities must not be negative.")
     if fleet.role == "CORE":
         check_core_count(fleet.cluster, on_demand + spot, "core instance fleet", "unit(s)")
-
-
-def set_targets(fleet: InstanceFleet, on_demand: int, spot: int) -> None:
-    """New target capacities (ModifyInstanceFleet, managed scaling): a new resize, so
-    a spot timeout counts afresh."""
-    if (on_demand, spot) != (fleet.target_on_demand, fleet.target_spot):
-        fleet.target_on_demand, fleet.target_spot = on_demand, spot
-        fleet.spot_short_since = fleet.spot_gave_up_at = fleet.spot_units_at_give_up = None

@@ -1,9 +1,9 @@
 """Auto-termination and managed scaling policies: stored per cluster. The control
-loop enforces auto-termination (elmr/control/idle.py); managed scaling is enforced
-by the scaling issue."""
+loop enforces both (elmr/control/idle.py, elmr/control/managed_scaling.py)."""
 
 from elmr.service import lookups
 from elmr.service.context import ServiceContext
+from elmr.service.capacity_rules import check_compute_limits
 from elmr.service.errors import ValidationException
 from elmr.service.run_job_flow import check_idle_timeout
 
@@ -33,9 +33,13 @@ def remove_auto_termination_policy(ctx: ServiceContext, params: dict) -> dict:
 
 def put_managed_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
     policy = params["ManagedScalingPolicy"]
-    _check_compute_limits(policy.get("ComputeLimits"))
     with ctx.store.transaction() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
+        check_compute_limits(policy.get("ComputeLimits"), uses_fleets=bool(cluster.fleets))
+        if any(group.auto_scaling_policy for group in cluster.groups):
+            raise ValidationException(
+                "The cluster's instance groups have automatic scaling policies; remove them "
+                "(RemoveAutoScalingPolicy) before putting a managed scaling policy.")
         cluster.managed_scaling_policy = policy
     ctx.wake_reconciler(cluster.id)
     return {}
@@ -51,20 +55,3 @@ def remove_managed_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
     with ctx.store.transaction() as session:
         lookups.cluster(session, params["ClusterId"]).managed_scaling_policy = None
     return {}
-
-
-def _check_compute_limits(limits: dict | None) -> None:
-    """EMR's rules: minimum <= maximum, and the on-demand and core caps within them."""
-    if not limits:
-        raise ValidationException("ManagedScalingPolicy.ComputeLimits is required.")
-    minimum, maximum = limits["MinimumCapacityUnits"], limits["MaximumCapacityUnits"]
-    if minimum < 1 or minimum > maximum:
-        raise ValidationException(
-            "ManagedScalingPolicy.ComputeLimits: MinimumCapacityUnits must be at least 1 "
-            "and not more than MaximumCapacityUnits."
-        )
-    for cap in ("MaximumOnDemandCapacityUnits", "MaximumCoreCapacityUnits"):
-        if cap in limits and not 0 <= limits[cap] <= maximum:
-            raise ValidationException(
-                f"ManagedScalingPolicy.ComputeLimits: {cap} must not exceed MaximumCapacityUnits."
-            )

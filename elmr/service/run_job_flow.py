@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from elmr import catalog, ids
-from elmr.apps.spark_conf import KNOWN_CLASSIFICATIONS, unknown_classifications
+from elmr.apps.classifications import known as known_classifications, unknown_classifications
 from elmr.service import auto_scaling, block_public_access, instance_fleets, security_configurations
+from elmr.service.capacity_rules import check_compute_limits
 from elmr.service.errors import ValidationException
 from elmr.service.steps_intake import new_steps
 from elmr.store.models import BootstrapAction, Cluster, InstanceGroup
@@ -51,6 +52,8 @@ def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
             auto_scaling.check_policy(config["AutoScalingPolicy"], config["InstanceRole"],
                                       bool(params.get("AutoScalingRole")), bool(params.get("ManagedScalingPolicy")))
     _check_classifications(params.get("Configurations", []), "Configurations")
+    if params.get("ManagedScalingPolicy"):
+        check_compute_limits(params["ManagedScalingPolicy"].get("ComputeLimits"), uses_fleets=bool(fleet_configs))
     if params.get("SecurityConfiguration"):
         security_configurations.check_exists(session, params["SecurityConfiguration"])
     block_public_access.check_cluster(session, params)
@@ -109,7 +112,7 @@ def _release(params: dict) -> catalog.Release:
 def _applications(release: catalog.Release, requested: list) -> list:
     """The applications the cluster runs: elmr runs its own Spark, Hadoop client and
     Hive (through Spark SQL) whatever the label, and records beside each the version
-    the label lists. Spark is always there: it is what every node starts."""
+    the label lists. Hadoop and Spark are always there: every node starts them."""
     if any(not app.get("Name") for app in requested):
         raise ValidationException("Applications: every application needs a Name (e.g. Spark).")
     runtime = {name.lower(): (name, version) for name, version in catalog.runtime_applications().items()}
@@ -118,7 +121,7 @@ def _applications(release: catalog.Release, requested: list) -> list:
     for name in names:
         if name.lower() not in runtime:
             raise ValidationException(_not_run(name, release, name.lower() in published))
-    chosen = list(dict.fromkeys([runtime[name.lower()][0] for name in names] + ["Spark"]))
+    chosen = list(dict.fromkeys([runtime[name.lower()][0] for name in names] + ["Hadoop", "Spark"]))
     args_by_name = {app["Name"].lower(): app.get("Args", []) for app in requested}
     return [{"Name": name, "Version": runtime[name.lower()][1], "Args": args_by_name.get(name.lower(), []),
              "ReleaseVersion": published.get(name.lower(), "")} for name in chosen]
@@ -206,7 +209,7 @@ def _check_classifications(configurations: list, where: str) -> None:
     if unknown:
         raise ValidationException(
             f"{where}: classification(s) {', '.join(unknown)} are not valid; elmr supports "
-            f"{', '.join(sorted(KNOWN_CLASSIFICATIONS))} (with nested export in spark-env)."
+            f"{', '.join(sorted(known_classifications()))} (with nested export in the *-env ones)."
         )
 
 

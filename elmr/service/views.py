@@ -78,30 +78,23 @@ def cluster(cluster: Cluster, arn: str, normalized_hours: int, persistent_histor
 
 def _applications(cluster: Cluster, persistent_history_url: str | None) -> list:
     """Each application as elmr runs it, its AdditionalInfo saying so beside the version
-    the release label lists. Spark's entry carries the addresses of the cluster's
-    Spark master and UIs while they answer (EMR users reach them through the master's
-    DNS name); once the cluster has ended, only the server's own history server."""
+    the release label lists, and what it serves on the master while the cluster runs
+    (web UIs, RPC addresses: the cluster's endpoints, kept as data per application),
+    which EMR users reach through the master's DNS name. Once the cluster has ended,
+    Spark's entry names the server's own history server instead."""
+    endpoints = {} if cluster.state in CLUSTER_TERMINAL else (cluster.endpoints or {})
     applications = []
     for stored in cluster.applications:
         app = {key: stored[key] for key in ("Name", "Version", "Args") if key in stored}
         info = {"ElmrRuns": f"{app['Name']} {app['Version']}, whatever the release label"}
         if stored.get("ReleaseVersion"):
             info["ReleaseLabelVersion"] = stored["ReleaseVersion"]
-        if app["Name"] == "Spark":
-            info.update(_spark_urls(cluster, persistent_history_url))
+        info.update(endpoints.get(app["Name"]) or {})
+        if app["Name"] == "Spark" and cluster.state in CLUSTER_TERMINAL and persistent_history_url:
+            info["SparkHistoryServerUrl"] = persistent_history_url
         app["AdditionalInfo"] = info
         applications.append(app)
     return applications
-
-
-def _spark_urls(cluster: Cluster, persistent_history_url: str | None) -> dict:
-    if cluster.state in CLUSTER_TERMINAL:
-        return {"SparkHistoryServerUrl": persistent_history_url} if persistent_history_url else {}
-    if not cluster.spark_master_url:
-        return {}
-    return {"SparkMasterUrl": cluster.spark_master_url,
-            "SparkMasterWebUiUrl": cluster.spark_master_ui_url or "",
-            "SparkHistoryServerUrl": cluster.spark_history_ui_url or ""}
 
 
 def instance_group(group: InstanceGroup, running_count: int) -> dict:
@@ -122,7 +115,7 @@ def instance_group(group: InstanceGroup, running_count: int) -> dict:
         "ConfigurationsVersion": 0,
         "EbsBlockDevices": ebs_block_devices(group.ebs_configuration),
         "EbsOptimized": bool((group.ebs_configuration or {}).get("EbsOptimized", False)),
-        "AutoScalingPolicy": auto_scaling.described(group.auto_scaling_policy),
+        "AutoScalingPolicy": auto_scaling.described(group),
     }
     if group.bid_price:
         described["BidPrice"] = group.bid_price

@@ -17,7 +17,8 @@ class ClusterMetricMinute(Base):
 
     cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)  # EMR's metric name
-    minute: Mapped[datetime] = mapped_column(primary_key=True)  # the minute's first second
+    # The minute's first second; indexed for pruning every cluster's old minutes at once.
+    minute: Mapped[datetime] = mapped_column(primary_key=True, index=True)
     sample_count: Mapped[int] = mapped_column(Integer)
     total: Mapped[float] = mapped_column(Float)
     minimum: Mapped[float] = mapped_column(Float)

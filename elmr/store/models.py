@@ -61,9 +61,6 @@ class Cluster(Base):
     # behaviour…), verbatim, for DescribeCluster.
     request_extras: Mapped[dict]
     master_public_dns_name: Mapped[str | None] = mapped_column(String(256))
-    spark_master_url: Mapped[str | None] = mapped_column(String(256))
-    spark_master_ui_url: Mapped[str | None] = mapped_column(String(256))
-    spark_history_ui_url: Mapped[str | None] = mapped_column(String(256))
     # Intent: a termination asked for (TerminateJobFlows, a step's TERMINATE_CLUSTER)
     # with the reason EMR will show. Only the control loop moves `state` to TERMINATING.
     termination_requested_code: Mapped[str | None] = mapped_column(String(64))
@@ -75,6 +72,9 @@ class Cluster(Base):
     # Managed scaling's own record (only the control loop writes it): when it last
     # scaled out and in, since when the cluster has had more than its load needs.
     scaling_state: Mapped[dict | None]
+    # What the applications serve on the master, as data (apps/registry.py):
+    # {EMR application name: {AdditionalInfo key: URL or address}}.
+    endpoints: Mapped[dict | None]
 
     groups: Mapped[list["InstanceGroup"]] = relationship(
         back_populates="cluster", order_by="InstanceGroup.created_at"
@@ -153,6 +153,13 @@ class InstanceFleet(CapacityStatus, Base):
     spot_units_at_give_up: Mapped[int | None] = mapped_column(Integer)
 
     cluster: Mapped[Cluster] = relationship(back_populates="fleets")
+
+    def set_targets(self, on_demand: int, spot: int) -> None:
+        """New target capacities (ModifyInstanceFleet, managed scaling): a new resize,
+        so a spot timeout counts afresh."""
+        if (on_demand, spot) != (self.target_on_demand, self.target_spot):
+            self.target_on_demand, self.target_spot = on_demand, spot
+            self.spot_short_since = self.spot_gave_up_at = self.spot_units_at_give_up = None
 
 
 class Instance(Base):
@@ -337,3 +344,18 @@ class ClusterSessionCredential(Base):
     execution_role_arn: Mapped[str] = mapped_column(String(2048))
     password_sha256: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]
+
+
+class ClusterCredentials(Base):
+    """The cluster's own key, as an instance profile's: what code on its nodes signs
+    with (the server's root key never reaches a node). Nodes GET it from the
+    credentials endpoint with `endpoint_token`; it is refused once the cluster ends."""
+
+    __tablename__ = "cluster_credentials"
+
+    access_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # ASIA…
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("clusters.id"), unique=True)
+    secret_access_key: Mapped[str] = mapped_column(String(64))
+    session_token: Mapped[str] = mapped_column(String(128))
+    endpoint_token: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
