@@ -40,13 +40,10 @@ class Decommissioner:
         if not self.leaving or any(p.poll() is None for p in self.refreshing):
             return []
         datanodes = self._datanode_states()
-        resourcemanager = self.master.url("resourcemanager_web")
-        nodemanagers = yarn.node_states(resourcemanager)
-        drained = yarn.drained_nodes(resourcemanager)
+        nodemanagers = yarn.node_reports(self.master.url("resourcemanager_web"))
         return [instance_id for instance_id, address in self.leaving.items()
                 if datanodes.get(address, "Decommissioned") == "Decommissioned"
-                and (address in drained
-                     or nodemanagers.get(address, "DECOMMISSIONED") in ("DECOMMISSIONED", "LOST", "SHUTDOWN"))]
+                and yarn.decommissioned(nodemanagers.get(address))]
 
     def _datanode_states(self) -> dict:
         """{DataNode address: adminState} from the NameNode (live and dead nodes)."""

@@ -129,20 +129,28 @@ class YARN(Application):
                 "yarn_metrics": {name: metrics.get(name, 0) for name in METRICS}}
 
 
+def node_reports(resourcemanager_url: str) -> dict:
+    """{NodeManager address: its report (state, numContainers…)} as the ResourceManager
+    sees them, in every state."""
+    answer = webhdfs.get_json(f"{resourcemanager_url}/ws/v1/cluster/nodes?states={NODE_STATES}") or {}
+    return {node["nodeHostName"]: node for node in ((answer.get("nodes") or {}).get("node") or [])}
+
+
 def node_states(resourcemanager_url: str) -> dict:
     """{NodeManager address: state} as the ResourceManager sees them."""
-    answer = webhdfs.get_json(f"{resourcemanager_url}/ws/v1/cluster/nodes?states={NODE_STATES}") or {}
-    return {node["nodeHostName"]: node["state"] for node in ((answer.get("nodes") or {}).get("node") or [])}
+    return {address: node["state"] for address, node in node_reports(resourcemanager_url).items()}
 
 
-def drained_nodes(resourcemanager_url: str) -> set:
-    """Addresses of the NodeManagers YARN is decommissioning that run no container
-    any more. YARN itself keeps such a node DECOMMISSIONING until every application
-    that ran there has ended; their containers gone (Spark's executors hand their
-    blocks over and exit), the node holds nothing a running job needs."""
-    answer = webhdfs.get_json(f"{resourcemanager_url}/ws/v1/cluster/nodes?states=DECOMMISSIONING") or {}
-    return {node["nodeHostName"] for node in ((answer.get("nodes") or {}).get("node") or [])
-            if not node.get("numContainers")}
+def decommissioned(report: dict | None) -> bool:
+    """A leaving NodeManager is done: gone from YARN, DECOMMISSIONED (or lost, shut
+    down), or DECOMMISSIONING with no container left. YARN itself keeps such a node
+    DECOMMISSIONING until every application that ran there has ended; its containers
+    gone (Spark's executors hand their blocks over and exit), the node holds nothing a
+    running job needs."""
+    if report is None:
+        return True
+    return report["state"] in ("DECOMMISSIONED", "LOST", "SHUTDOWN") or (
+        report["state"] == "DECOMMISSIONING" and not report.get("numContainers"))
 
 
 def running_containers(nodemanager_url: str) -> int | None:
