@@ -4,7 +4,12 @@ clusters and 10,000 steps while one real cluster runs steps (a step a second) an
 its nodes heartbeat; the same calls against moto_server holding as many clusters and
 steps, in the same run.
 
-Two modes, each run against elmr and moto_server back to back:
+A third side, the floor, is the same clients against a replay server that does no work:
+it answers each operation with the bytes elmr gave for it once (a thread per connection,
+Python's http.server). Its latencies are the clients' own: signing, parsing, and the
+two cores shared by 50 client threads; a server cannot be faster than that here.
+
+Two modes, each run against elmr, moto_server and the floor back to back:
 - paced: every client sends 2 requests a second (100/s offered); p50 and p99 latency.
 - flat out: every client sends its next request as soon as the last answered; the
   rate all 50 sustain.
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -173,8 +179,59 @@ class MotoServer:
         self.process.wait(30)
 
 
+def recorded_answers(url: str, cluster_ids: list[str]) -> dict[str, bytes]:
+    """The body elmr answers each of the three calls with, by X-Amz-Target."""
+    emr, answers = client(url), {}
+
+    def keep(http_response, model, **_):
+        answers[f"ElasticMapReduce.{model.name}"] = http_response.content
+
+    emr.meta.events.register("after-call.emr.*", keep)
+    for turn in range(3):
+        _one_call(emr, cluster_ids, turn, random.Random(turn))
+    return answers
+
+
+class _ReplayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as boto3's pool expects
+    answers: dict[str, bytes] = {}
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = self.answers[self.headers["X-Amz-Target"]]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("x-amzn-RequestId", "floor")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_):
+        pass
+
+
+def _serve_replay(port: int, answers: dict[str, bytes]) -> None:
+    _ReplayHandler.answers = answers
+    ThreadingHTTPServer(("127.0.0.1", port), _ReplayHandler).serve_forever()
+
+
+class ReplayServer:
+    """The floor: answers without doing any work, in a process of its own as a server is."""
+
+    def __init__(self, answers: dict[str, bytes]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = multiprocessing.Process(target=_serve_replay, args=(self.port, answers), daemon=True)
+        self.process.start()
+        poll_until(lambda: port_answers(self.port), 30, what="the replay server")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(30)
+
+
 def start_busy_cluster(url: str) -> str:
-    """One real cluster (a master node: Spark master, agent heartbeats) running a step a
+    """One real cluster (a master node: YARN, HDFS, agent heartbeats) running a step a
     second, so writes go on while the clients read."""
     emr = client(url)
     cluster_id = emr.run_job_flow(Name="busy", ReleaseLabel="emr-7.2.0", Instances={
@@ -197,15 +254,19 @@ def main() -> None:
         elmr = ServerProcess(data_dir, free_port())
         elmr.access_key_id, elmr.secret_access_key = KEY, SECRET
         moto = MotoServer()
+        floor = None
         try:
             elmr.start(timeout_s=60)
             busy = start_busy_cluster(elmr.url)
             moto_ids = populate_moto(moto.url)
+            floor = ReplayServer(recorded_answers(elmr.url, elmr_ids))
             print(f"elmr: {len(elmr_ids)} clusters x {STEPS_PER_CLUSTER} steps, cluster {busy} running steps; "
                   f"moto_server: {len(moto_ids)} clusters x {STEPS_PER_CLUSTER} steps; {CLIENTS} clients, "
                   f"{args.seconds:.0f} s a run", flush=True)
             for paced in (True, False):
-                for name, url, cluster_ids in (("elmr", elmr.url, elmr_ids + [busy]), ("moto_server", moto.url, moto_ids)):
+                sides = (("elmr", elmr.url, elmr_ids + [busy]), ("moto_server", moto.url, moto_ids),
+                         ("floor", floor.url, elmr_ids))
+                for name, url, cluster_ids in sides:
                     result = run_mode(url, cluster_ids, paced, args.seconds)
                     mode = f"paced ({CLIENTS * PACED_RATE_PER_CLIENT:.0f}/s offered)" if paced else "flat out"
                     print(f"{mode:22} {name:12} {result['rate']:7.1f} req/s  p50 {result['p50_ms']:7.1f} ms  "
@@ -222,6 +283,8 @@ def main() -> None:
             finally:
                 elmr.stop()
                 moto.stop()
+                if floor:
+                    floor.stop()
 
 
 if __name__ == "__main__":
