@@ -6,6 +6,8 @@ sample by sample, in one run. Target: step / by hand <= 1.05 (the control plane 
 the work nothing). The data is generated once, by a step, into s3://bench-tpch/.
 
 Run:  .venv/bin/python bench/workload.py [--samples 3] [--scale 1] [--queries q1,q3,q5,q6,q10]
+      [--data-dir DIR]   (DIR keeps the generated tables for the next run; with
+      --samples 0 the run only generates them, e.g. while the machine is busy)
 """
 
 import argparse
@@ -103,6 +105,8 @@ def main() -> int:
             poll_until(lambda: emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
                        == "TERMINATED", 180, 0.5, "the cluster to end")
             server.stop()
+    if not steps:  # --samples 0: only the tables were generated (kept with --data-dir)
+        return 0
     step_median, hand_median = statistics.median(steps), statistics.median(hands)
     print(f"median step (AddJobFlowSteps -> COMPLETED): {step_median:.1f} s")
     print(f"median by hand (spark-submit on the same daemons): {hand_median:.1f} s")
