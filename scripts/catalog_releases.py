@@ -7,8 +7,11 @@ repository's doc_source/emr-release-app-versions-*.md, which covers emr-4.0.0 to
 emr-5.34.0 and emr-6.0.0 to emr-6.5.0), given as files on the command line; and, for
 the releases after those, the rows of the current Release Guide's pages that
 `LATER_RELEASES` below transcribes (its application tables and its Spark release
-history). Versions are given concisely, as DescribeReleaseLabel gives them (no
-"-amzn-N" build suffix). Run: python scripts/catalog_releases.py 4.md 5.md 6.md
+history) and `READ_LATER` (each block naming the page or file it was read from). Versions are
+given concisely, as DescribeReleaseLabel gives them (no "-amzn-N" build suffix).
+Run: python scripts/catalog_releases.py 4.md 5.md 6.md, the three files being the archived
+repository's doc_source/emr-release-app-versions-{4,5,6}.x.md as of its commit 44c8b09 (the
+last before the archiving commit deleted doc_source; `git show 44c8b09:doc_source/...`).
 """
 
 import json
@@ -46,8 +49,87 @@ _SEVEN_ROWS = {
     "HCatalog": [None] * 9 + ["3.1.3"] * 4, "Hadoop": [None] * 9 + ["3.3.6"] * 4,
     "Hive": [None] * 9 + ["3.1.3"] * 4,
 }
-LABELS_WITHOUT_TABLES = ["5.35.0", "5.36.0", "5.36.1", "5.36.2", "6.6.0", "6.7.0", "6.8.0", "6.9.0",
-                         "6.10.0", "6.10.1", "6.11.0", "6.11.1", "7.13.0"]
+LABELS_WITHOUT_TABLES = ["5.35.0", "5.36.0", "5.36.1", "5.36.2", "6.6.0", "6.7.0", "6.8.0", "6.8.1",
+                         "6.9.0", "6.9.1", "6.10.0", "6.10.1", "6.11.0", "6.11.1", "7.13.0"]
+
+# Rows read later, one block per source, merged over the rows above; a version read twice must
+# agree (later_releases() refuses otherwise). The search tools show a page's beginning only, so each
+# release page gave its table down to the row named; what lies further was not read.
+_FOUR_COLUMN = ["Flink", "Ganglia", "HBase", "HCatalog", "Hadoop", "Hive", "Hudi", "Hue"]
+
+
+def _columns(labels: list[str], rows: dict[str, list]) -> dict[str, dict[str, str]]:
+    """{label: {application: version}} from a release page's table read column by column."""
+    return {label: {app: versions[index] for app, versions in rows.items() if versions[index]}
+            for index, label in enumerate(labels)}
+
+
+# "Amazon EMR release 5.36.0" (docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-5360-release.html),
+# read down to Oozie.
+_PAGE_5360 = _columns(["5.36.0", "5.35.0"], dict(zip(_FOUR_COLUMN, [
+    ["1.14.2"] * 2, ["3.7.2"] * 2, ["1.4.13"] * 2, ["2.3.9"] * 2, ["2.10.1"] * 2, ["2.3.9"] * 2,
+    ["0.10.1", "0.9.0"], ["4.10.0"] * 2])) | {
+    "JupyterEnterpriseGateway": ["2.1.0"] * 2, "JupyterHub": ["1.4.1"] * 2, "Livy": ["0.7.1"] * 2,
+    "MXNet": ["1.8.0"] * 2, "Mahout": ["0.13.0"] * 2, "Oozie": ["5.2.1"] * 2})
+# "Amazon EMR release 6.6.0" (docs.aws.amazon.com/pt_br/ and /fr_fr/.../emr-660-release.html, the
+# translations' tables), read down to Livy.
+_PAGE_660 = _columns(["6.6.0"], dict(zip(_FOUR_COLUMN, [
+    ["1.14.2"], ["3.7.2"], ["2.4.4"], ["3.1.2"], ["3.2.1"], ["3.1.2"], ["0.10.1"], ["4.10.0"]])) | {
+    "Iceberg": ["0.13.1"], "JupyterEnterpriseGateway": ["2.1.0"], "JupyterHub": ["1.4.1"], "Livy": ["0.7.1"]})
+# "Amazon EMR release 6.9.0" (docs.aws.amazon.com/pt_br/.../emr-690-release.html), read down to
+# JupyterEnterpriseGateway.
+_PAGE_690 = _columns(["6.9.0", "6.8.1", "6.8.0", "6.7.0"], dict(zip(_FOUR_COLUMN, [
+    ["1.15.2", "1.15.1", "1.15.1", "1.14.2"], ["3.7.2"] * 4, ["2.4.13", "2.4.12", "2.4.12", "2.4.4"],
+    ["3.1.3"] * 4, ["3.3.3", "3.2.1", "3.2.1", "3.2.1"], ["3.1.3"] * 4,
+    ["0.12.1", "0.11.1", "0.11.1", "0.11.0"], ["4.10.0"] * 4])) | {
+    "Delta": ["2.1.0", None, None, None], "Iceberg": ["0.14.1", "0.14.0", "0.14.0", "0.13.1"],
+    "JupyterEnterpriseGateway": ["2.6.0", "2.1.0", "2.1.0", "2.1.0"]})
+# "Amazon EMR release 6.11.0" (docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-6110-release.html),
+# read down to MXNet (whose emr-6.9.1 cell was cut off).
+_PAGE_6110 = _columns(["6.11.0", "6.10.1", "6.10.0", "6.9.1"], dict(zip(_FOUR_COLUMN, [
+    ["1.16.0", "1.16.0", "1.16.0", "1.15.2"], ["3.7.2"] * 4, ["2.4.15", "2.4.15", "2.4.15", "2.4.13"],
+    ["3.1.3"] * 4, ["3.3.3"] * 4, ["3.1.3"] * 4, ["0.13.0", "0.12.2", "0.12.2", "0.12.1"],
+    ["4.11.0", "4.10.0", "4.10.0", "4.10.0"]])) | {
+    "Delta": ["2.2.0", "2.2.0", "2.2.0", "2.1.0"], "Iceberg": ["1.2.0", "1.1.0", "1.1.0", "0.14.1"],
+    "JupyterEnterpriseGateway": ["2.6.0"] * 4, "JupyterHub": ["1.4.1", "1.5.0", "1.5.0", "1.4.1"],
+    "Livy": ["0.7.1"] * 4, "MXNet": ["1.9.1", "1.9.1", "1.9.1", None]})
+# "Amazon EMR release 6.11.1" (docs.aws.amazon.com/pt_br/.../emr-6111-release.html), read down to
+# JupyterEnterpriseGateway.
+_PAGE_6111 = _columns(["6.11.1"], dict(zip(_FOUR_COLUMN, [
+    ["1.16.0"], ["3.7.2"], ["2.4.15"], ["3.1.3"], ["3.3.3"], ["3.1.3"], ["0.13.0"], ["4.11.0"]])) | {
+    "Delta": ["2.2.0"], "Iceberg": ["1.2.0"], "JupyterEnterpriseGateway": ["2.6.0"]})
+# "Hadoop version history" (docs.aws.amazon.com/emr/latest/ReleaseGuide/Hadoop-release-history.html
+# for emr-7.10.0..7.7.0, docs.amazonaws.cn/en_us/... for emr-7.13.0..7.11.0, and the ja_jp/zh_cn/
+# es_es translations, whose 5.x table opens with emr-5.36.2).
+_HADOOP_HISTORY = {"7.13.0": "3.4.2", "7.12.0": "3.4.1", "7.11.0": "3.4.1", "7.10.0": "3.4.1",
+                   "7.9.0": "3.4.1", "7.8.0": "3.4.1", "7.7.0": "3.4.0", "5.36.2": "2.10.1"}
+# The EMR Serverless guide's page for the same release label ("EMR Serverless X.Y.Z",
+# docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/release-version-XYZ.html; 6.6.0 from
+# the zh_cn page): its Spark and Hive, where the EC2 page's rows were out of reach.
+_SERVERLESS = {"6.6.0": ("3.2.0", "3.1.2"), "6.7.0": ("3.2.1", "3.1.3"), "6.8.0": ("3.3.0", "3.1.3"),
+               "6.11.0": ("3.3.2", "3.1.3"), "6.12.0": ("3.4.0", "3.1.3"), "6.14.0": ("3.4.1", "3.1.3"),
+               "7.4.0": ("3.5.2", "3.1.3"), "7.5.0": ("3.5.2", "3.1.3"), "7.6.0": ("3.5.3", "3.1.3"),
+               "7.7.0": ("3.5.3", "3.1.3"), "7.8.0": ("3.5.4", "3.1.3"), "7.9.0": ("3.5.5", "3.1.3")}
+# Spark in the EMR on EKS release notes of the same label ("Amazon EMR on EKS X.Y.Z releases",
+# docs.aws.amazon.com/emr/latest/EMR-on-EKS-DevelopmentGuide/emr-eks-X.Y.Z.html). Only Spark is
+# taken: other rows there (Delta in 7.5.0) differ from the EC2 release's.
+_EKS_SPARK = {"5.35.0": "2.4.8", "6.10.0": "3.3.1", "6.11.0": "3.3.2", "7.4.0": "3.5.2", "7.5.0": "3.5.2"}
+# A GitHub copy of the current Release Guide's emr-spark.md and emr-hcatalog.md ("Spark/HCatalog
+# version information for emr-5.36.2"; library index file ids 57919850944 and 58212956655, the
+# index does not name the repository).
+_GUIDE_COPY_5362 = {"5.36.2": {"Spark": "2.4.8", "HCatalog": "2.3.9"}}
+# A third party's transcription of the "Application versions in Amazon EMR 7.x/6.x releases"
+# tables ("Matriz de runtime Amazon EMR on EC2", Spark/Hadoop/Iceberg per release, library index
+# file id 58079446824; emr-5.36.0 from its companion comparison, id 57951961453). Every cell of it
+# that an AWS page above also gives agrees; taken only where no AWS page was read.
+_THIRD_PARTY_MATRIX = {"5.36.0": {"Spark": "2.4.8"}, "6.8.1": {"Spark": "3.3.0"}, "6.9.0": {"Spark": "3.3.0"},
+                       "6.9.1": {"Spark": "3.3.0"}, "6.10.1": {"Spark": "3.3.1"}, "6.11.1": {"Spark": "3.3.2"},
+                       "7.4.0": {"Hadoop": "3.4.0"}, "7.5.0": {"Hadoop": "3.4.0"}, "7.6.0": {"Hadoop": "3.4.0"}}
+READ_LATER = [_PAGE_5360, _PAGE_660, _PAGE_690, _PAGE_6110, _PAGE_6111,
+              {label: {"Hadoop": version} for label, version in _HADOOP_HISTORY.items()},
+              {label: {"Spark": spark, "Hive": hive} for label, (spark, hive) in _SERVERLESS.items()},
+              {label: {"Spark": spark} for label, spark in _EKS_SPARK.items()},
+              _GUIDE_COPY_5362, _THIRD_PARTY_MATRIX]
 
 
 def _cell(text: str) -> str:
@@ -84,6 +166,12 @@ def later_releases() -> dict[str, dict[str, str]]:
                                     if versions[index]}
     for label, spark in _SPARK_LATER.items():
         releases.setdefault(f"emr-{label}", {})["Spark"] = spark
+    for block in READ_LATER:
+        for label, apps in block.items():
+            known = releases[f"emr-{label}"]
+            for app, version in apps.items():
+                if known.setdefault(app, version) != version:
+                    raise ValueError(f"emr-{label} {app}: {known[app]} read before, {version} now")
     return releases
 
 

@@ -210,6 +210,18 @@ def test_release_catalog_over_the_wire(emr):
                     ReleaseLabel="emr-0.0.1")["Code"] == "ValidationException"
 
 
+def test_release_after_the_archived_tables_describes_its_spark_hadoop_and_hive(emr):
+    # emr-6.6.0 and emr-7.5.0 come after the archived Release Guide tables: their rows were read
+    # from the current guide's pages (scripts/catalog_releases.py names each one).
+    published = {"emr-6.6.0": ("3.2.0", "3.2.1", "3.1.2"), "emr-7.5.0": ("3.5.2", "3.4.0", "3.1.3")}
+    for label, spark_hadoop_hive in published.items():
+        described = emr.describe_release_label(ReleaseLabel=label)
+        versions = {app["Name"]: app["Version"] for app in described["Applications"]}
+        assert (versions["Spark"], versions["Hadoop"], versions["Hive"]) == spark_hadoop_hive, label
+    # Patch releases the guide lists are labels like any other.
+    assert {"emr-6.8.1", "emr-6.9.1"} <= set(_all_release_labels(emr, Filters={"Prefix": "emr-6."}))
+
+
 @pytest.mark.parametrize("call, kwargs, message_part", [
     ("describe_job_flows", {"JobFlowStates": ["SLEEPING"]}, "jobFlowStates"),
     ("list_clusters", {"ClusterStates": ["SLEEPING"]}, "clusterStates"),
