@@ -137,6 +137,11 @@ class NodeSpec:
     # MASTER only: the cluster has no core or task nodes, so this node runs a core
     # node's DataNode and NodeManager too, as EMR runs a single-node cluster.
     runs_tasks: bool = False
+    # The instance type Spark's executors are sized for, on every node: the smallest
+    # of the cluster's core and task types (the master's own for a cluster of one
+    # node). 0: this node's own (vcpus, memory_mib).
+    worker_vcpus: int = 0
+    worker_memory_mib: int = 0
 
     def write(self, node_dir: Path) -> Path:
         path = Path(node_dir) / NODE_SPEC_FILE

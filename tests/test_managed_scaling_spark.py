@@ -1,9 +1,9 @@
 """Managed scaling with real Hadoop and Spark daemons, on a server whose managed scaling
 waits 10 s instead of its defaults (`--scaling-cooldown 10`: between scale-outs,
 after a resize before a scale-in, and spare capacity before a scale-in): a PySpark
-job asks YARN for more executors than one core node holds, managed scaling adds a
-task node, the job's tasks run there too, and once the job has ended the idle task
-node is decommissioned and removed."""
+job with no executor flags asks YARN for more executors than one core node holds,
+managed scaling adds a task node, the job's tasks run there too, and once the job has
+ended the idle task node is decommissioned and removed."""
 
 import json
 import sqlite3
@@ -18,10 +18,10 @@ from test_elastic import WAITER, alive_workers, group_of, instances, spark_step,
 pytestmark = pytest.mark.slow
 
 COOLDOWN_S = 10
-# An m5.large's NodeManager offers 6144 MB: the job's ApplicationMaster (896 MB) and
-# two of its executors (2 GiB + 384 MB each) fit, the two more it asks for do not.
-EXECUTORS = ("--conf", "spark.executor.memory=2g", "--conf", "spark.dynamicAllocation.maxExecutors=4")
-# Rounds of sixteen 6-second tasks (four executors' worth of work) until tasks have
+# An m5.large's NodeManager offers 6144 MB: the job's ApplicationMaster (896 MB) and one
+# executor as spark-defaults size it (2 cores, 4305 MB + 430 MB) fit; the sixteen tasks
+# of a round call for eight, and the seven more wait in YARN as pending containers.
+# Rounds of sixteen 6-second tasks (eight executors' worth of work) until tasks have
 # run on two nodes (YARN names each container's node in NM_HOST), or 8 minutes.
 BACKLOG_JOB = textwrap.dedent("""
     import json, os, sys, time
@@ -83,7 +83,7 @@ def test_managed_scaling_adds_a_task_node_under_a_backlog_and_removes_it_when_id
     (tmp_path / "job.py").write_text(BACKLOG_JOB)
     output = tmp_path / "job-output.json"
     [step_id] = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[spark_step(
-        "backlog", *EXECUTORS, str(tmp_path / "job.py"), str(output))])["StepIds"]
+        "backlog", str(tmp_path / "job.py"), str(output))])["StepIds"]
 
     wait_for(lambda: group_of(emr, cluster, "TASK")["RequestedInstanceCount"] == 1, 300, 0.5,
              "managed scaling to ask for a task node")

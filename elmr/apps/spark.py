@@ -10,6 +10,7 @@ from pathlib import Path
 
 from elmr.apps import artifacts, classifications, webhdfs
 from elmr.apps.base import MASTER, Application, DaemonPlan, NodeContext
+from elmr.apps.spark_executors import DRIVER_MEMORY_MIB, executor_size
 
 HISTORY_SERVER_CLASS = "org.apache.spark.deploy.history.HistoryServer"
 EVENT_LOG_DIR = "/var/log/spark/apps"  # in HDFS, as on EMR
@@ -63,7 +64,6 @@ class Spark(Application):
 
     def defaults(self, node: NodeContext) -> dict:
         """What every spark-submit on the cluster starts from, as EMR's spark-defaults."""
-        workers = max(1, node.spec.core_nodes + node.spec.task_nodes)
         return {
             "spark.master": "yarn",
             "spark.submit.deployMode": "client",
@@ -84,12 +84,14 @@ class Spark(Application):
             "spark.history.fs.logDirectory": f"hdfs://{EVENT_LOG_DIR}",
             "spark.sql.warehouse.dir": f"hdfs://{WAREHOUSE_DIR}",
             "spark.local.dir": str(node.path("spark", "local")),
-            "spark.driver.memory": "1g",
-            "spark.executor.memory": "1g",
-            "spark.executor.cores": str(node.spec.vcpus),
+            "spark.driver.memory": f"{DRIVER_MEMORY_MIB}m",
+            **executor_size(node.spec.worker_vcpus or node.spec.vcpus,
+                            node.spec.worker_memory_mib or node.spec.memory_mib).properties(),
+            # No cap on executors: dynamic allocation asks YARN for what a job's tasks
+            # need, so nodes added later get executors and a backlog shows in YARN as
+            # pending containers (what managed scaling reads).
             "spark.dynamicAllocation.enabled": "true",
             "spark.dynamicAllocation.shuffleTracking.enabled": "true",
-            "spark.dynamicAllocation.maxExecutors": str(workers),
             **node.spec.spark_conf,
         }
 

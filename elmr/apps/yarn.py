@@ -1,7 +1,11 @@
 """YARN as EMR runs it: the ResourceManager on the master, a NodeManager on every core
 and task node offering the instance type's vCPUs and most of its memory, EMR's ports,
-one capacity-scheduler queue. The master reports YARN's own metrics (nodes, apps,
-containers, memory) in its heartbeats for the server to read."""
+one capacity-scheduler queue. Application masters run on core nodes only, as on EMR 5.19
+to 6.x: core NodeManagers declare YARN's node label CORE (non-exclusive, so executors
+use them too) and the ResourceManager gives every application master that label; a
+task node, often spot, can be taken without taking a job's master with it. The master
+reports YARN's own metrics (nodes, apps, containers, memory) in its heartbeats for the
+server to read."""
 
 import json
 import urllib.error
@@ -22,6 +26,10 @@ CONTAINER_ENV = ("JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,
                  "AWS_ENDPOINT_URL,AWS_ENDPOINT_URL_S3,AWS_ENDPOINT_URL_EMR,AWS_REGION,AWS_DEFAULT_REGION")
 # Every state a NodeManager can be in, as the ResourceManager's REST API names them.
 NODE_STATES = "NEW,RUNNING,UNHEALTHY,DECOMMISSIONING,DECOMMISSIONED,LOST,REBOOTED,SHUTDOWN"
+# The node label core nodes declare (distributed configuration: each NodeManager's own
+# yarn-site), which the master adds to the cluster's labels once its ResourceManager
+# serves (`prepare_cluster`) and keeps in its node directory across restarts.
+CORE_LABEL = "CORE"
 # What the master reports of them (managed scaling and the cluster metrics read them).
 METRICS = ("activeNodes", "decommissioningNodes", "decommissionedNodes", "lostNodes", "unhealthyNodes",
            "appsSubmitted", "appsPending", "appsRunning", "appsCompleted", "appsFailed", "appsKilled",
@@ -31,9 +39,13 @@ METRICS = ("activeNodes", "decommissioningNodes", "decommissionedNodes", "lostNo
 
 
 def nodemanager_memory_mib(instance_memory_mib: int) -> int:
-    """What a NodeManager offers containers: three quarters of the instance's memory,
-    as EMR leaves the rest to the OS and daemons."""
-    return max(1024, instance_memory_mib * 3 // 4 // 128 * 128)
+    """What a NodeManager offers containers (yarn.nodemanager.resource.memory-mb) as
+    EMR's table per instance type has it (Release Guide, "Task configuration"): the
+    instance's memory less a quarter of it, that quarter at least 2 GiB and at most
+    8 GiB, left to the OS and daemons (m5.large 6144, m5.xlarge 12288, m5.2xlarge
+    24576, m5.4xlarge 57344, c4.xlarge 5632, r4.xlarge 23424); never under 1 GiB."""
+    left_out = min(max(instance_memory_mib // 4, 2048), 8192)
+    return max(1024, instance_memory_mib - left_out)
 
 
 class YARN(Application):
@@ -74,7 +86,19 @@ class YARN(Application):
             "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "100",
             "yarn.timeline-service.enabled": "false",
             "yarn.webapp.ui2.enable": "false",
+            "yarn.node-labels.enabled": "true",
+            "yarn.node-labels.configuration-type": "distributed",
+            "yarn.node-labels.fs-store.root-dir": f"file://{node.path('yarn', 'node-labels')}",
+            "yarn.resourcemanager.node-labels.am.default-node-label-expression": CORE_LABEL,
         }
+        if node.runs_tasks:
+            yarn.update({
+                "yarn.nodemanager.node-labels.provider": "config",
+                "yarn.nodemanager.node-labels.provider.configured-node-partition": CORE_LABEL,
+                # A NodeManager that registered before the master added the label to the
+                # cluster's has it refused; it sends it again this often (YARN's: 2 min).
+                "yarn.nodemanager.node-labels.resync-interval-ms": "1000",
+            })
         if node.role != MASTER or node.runs_tasks:
             yarn.update({
                 "yarn.nodemanager.hostname": node.address,
@@ -87,6 +111,12 @@ class YARN(Application):
             "yarn.scheduler.capacity.root.default.capacity": "100",
             "yarn.scheduler.capacity.root.default.maximum-capacity": "100",
             "yarn.scheduler.capacity.maximum-am-resource-percent": "0.5",
+            # The queue reaches the core nodes' partition whole: their application
+            # masters, and (the label being non-exclusive) everything else when idle.
+            "yarn.scheduler.capacity.root.accessible-node-labels": CORE_LABEL,
+            f"yarn.scheduler.capacity.root.accessible-node-labels.{CORE_LABEL}.capacity": "100",
+            "yarn.scheduler.capacity.root.default.accessible-node-labels": CORE_LABEL,
+            f"yarn.scheduler.capacity.root.default.accessible-node-labels.{CORE_LABEL}.capacity": "100",
         }
         return {"yarn-site": yarn, "capacity-scheduler": scheduler}
 
@@ -118,15 +148,68 @@ class YARN(Application):
         return (daemon == "nodemanager"
                 and node_states(node.master_url("resourcemanager_web")).get(node.address) == "DECOMMISSIONED")
 
+    def prepare_cluster(self, node: NodeContext) -> bool:
+        if node.role != MASTER:
+            return True
+        return add_cluster_label(node.url("resourcemanager_web"), CORE_LABEL)
+
     def report(self, node: NodeContext) -> dict:
         if node.role != MASTER:
             return {}
         answer = webhdfs.get_json(node.url("resourcemanager_web", "/ws/v1/cluster/metrics"))
         if not answer or "clusterMetrics" not in answer:
             return {}
-        metrics = answer["clusterMetrics"]
+        metrics = across_partitions(answer["clusterMetrics"])
         return {"yarn_active_nodemanagers": metrics.get("activeNodes", 0),
                 "yarn_metrics": {name: metrics.get(name, 0) for name in METRICS}}
+
+
+def across_partitions(metrics: dict) -> dict:
+    """YARN's cluster metrics with memory, vCores and allocated containers counted on
+    every node. The ResourceManager's own figures (its root queue's) count the default
+    partition only, which leaves out the core nodes (labelled CORE); it gives the
+    totals over every partition beside them (Hadoop 3.3 and later). Pending figures
+    stay the root queue's: executors ask for the default partition, and an application
+    waiting for its master shows in appsPending."""
+    if not metrics.get("crossPartitionMetricsAvailable"):
+        return metrics
+    total = metrics.get("totalClusterResourcesAcrossPartition") or {}
+    used = metrics.get("totalUsedResourcesAcrossPartition") or {}
+    reserved = metrics.get("totalReservedResourcesAcrossPartition") or {}
+    figures = {**metrics, "containersAllocated": metrics.get(
+        "totalAllocatedContainersAcrossPartition", metrics.get("containersAllocated", 0))}
+    for resource, name in (("memory", "MB"), ("vCores", "VirtualCores")):
+        held = used.get(resource, 0), reserved.get(resource, 0)
+        figures.update({f"total{name}": total.get(resource, 0), f"allocated{name}": held[0],
+                        f"reserved{name}": held[1], f"available{name}": max(0, total.get(resource, 0) - sum(held))})
+    return figures
+
+
+def cluster_labels(resourcemanager_url: str) -> list[str] | None:
+    """The node labels the ResourceManager knows (None while it does not answer)."""
+    answer = webhdfs.get_json(f"{resourcemanager_url}/ws/v1/cluster/get-node-labels")
+    if answer is None:
+        return None
+    labels = answer.get("nodeLabelInfo") or []
+    return [label["name"] for label in (labels if isinstance(labels, list) else [labels])]
+
+
+def add_cluster_label(resourcemanager_url: str, label: str) -> bool:
+    """Add a non-exclusive node label to the cluster's (`yarn rmadmin
+    -addToClusterNodeLabels "CORE(exclusive=false)"`, over REST); True once it is there."""
+    known = cluster_labels(resourcemanager_url)
+    if known is None or label in known:
+        return known is not None
+    request = urllib.request.Request(
+        f"{resourcemanager_url}/ws/v1/cluster/add-node-labels", method="POST",
+        data=json.dumps({"nodeLabelInfo": [{"name": label, "exclusivity": False}]}).encode(),
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except (OSError, urllib.error.URLError):
+        return False
+    return label in (cluster_labels(resourcemanager_url) or [])
 
 
 def node_reports(resourcemanager_url: str) -> dict:

@@ -203,6 +203,7 @@ class Actuator:
             job_flow=_job_flow(cluster, node, master),
             instance_group_id=node.group_id,
             runs_tasks=node.role == "MASTER" and not _has_workers(cluster),
+            **_worker_figures(cluster, master),
         )
 
 
@@ -214,6 +215,17 @@ def _requested(cluster: Cluster, role: str) -> int:
 
 def _has_workers(cluster: Cluster) -> bool:
     return _requested(cluster, "CORE") + _requested(cluster, "TASK") > 0
+
+
+def _worker_figures(cluster: Cluster, master: Instance) -> dict:
+    """NodeSpec's worker_vcpus and worker_memory_mib: the fewest vCPUs and the least
+    memory among the core and task groups' types (a fleet's: every type it may
+    launch), which Spark's executors must fit; the master's own when there are none."""
+    names = [group.instance_type for group in cluster.groups if group.role in ("CORE", "TASK")] + [
+        config["InstanceType"] for fleet in cluster.fleets if fleet.role in ("CORE", "TASK")
+        for config in fleet.instance_type_configs]
+    known = [t for t in map(catalog.instance_type, names) if t] or [catalog.instance_type(master.instance_type)]
+    return {"worker_vcpus": min(t.vcpu for t in known), "worker_memory_mib": min(t.memory_mib for t in known)}
 
 
 def held_node_addresses(store: Store) -> list[str]:
