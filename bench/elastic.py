@@ -8,8 +8,9 @@ same two core nodes' daemons (a DataNode and a NodeManager each) started by hand
 against the same cluster's master, with the configuration files and command lines
 elmr's agents write (agent/node_apps.py over a NodeSpec like a new core node's: the
 master's, with a core node's role and addresses), no server and no agent, timed the
-same way from laying the nodes out. (Managed scaling's and spot interruption's parts
-of issue 17's benchmark come with those features.)
+same way from laying the nodes out. (Issue 17's other two parts: managed scaling's
+backlog to decision in bench/managed_scaling.py, a job's time with and without a spot
+interruption in bench/spot_interruption.py.)
 
 The two sides alternate, sample by sample, in one run, so they see the same machine.
 After a floor sample its daemons are stopped (SIGTERM, as the agent's stop_all: each

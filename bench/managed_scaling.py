@@ -76,14 +76,25 @@ def active_nodes_reach(resourcemanager: str, count: int) -> float:
                       WAIT_S, 0.05, f"{count} active NodeManagers")
 
 
+def resourcemanager_and_task_group(emr, cluster_id: str) -> tuple[str, str]:
+    """The ResourceManager's web URL DescribeCluster shows, and the task group's id."""
+    cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
+    hadoop = next(a for a in cluster["Applications"] if a["Name"] == "Hadoop")
+    task_group = next(g["Id"] for g in emr.list_instance_groups(ClusterId=cluster_id)["InstanceGroups"]
+                      if g["InstanceGroupType"] == "TASK")
+    return hadoop["AdditionalInfo"]["ResourceManagerWebUiUrl"], task_group
+
+
+def terminate(emr, cluster_id: str) -> None:
+    emr.terminate_job_flows(JobFlowIds=[cluster_id])
+    poll_until(lambda: emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"] == "TERMINATED",
+               300, 0.2, "TERMINATED")
+
+
 class Bench:
     def __init__(self, emr, cluster_id: str, workdir: Path):
         self.emr, self.cluster_id, self.workdir = emr, cluster_id, workdir
-        cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
-        hadoop = next(a for a in cluster["Applications"] if a["Name"] == "Hadoop")
-        self.resourcemanager = hadoop["AdditionalInfo"]["ResourceManagerWebUiUrl"]
-        self.task_group = next(g["Id"] for g in emr.list_instance_groups(ClusterId=cluster_id)["InstanceGroups"]
-                               if g["InstanceGroupType"] == "TASK")
+        self.resourcemanager, self.task_group = resourcemanager_and_task_group(emr, cluster_id)
         (workdir / "job.py").write_text(JOB)
         self.jobs = 0
 
@@ -164,9 +175,7 @@ def main() -> int:
                       f"backlog, its NodeManager active at {active:.2f} s; grown by hand at once: "
                       f"active at {floor[-1]:.2f} s", flush=True)
         finally:
-            emr.terminate_job_flows(JobFlowIds=[cluster_id])
-            poll_until(lambda: emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
-                       == "TERMINATED", 180, 0.2, "TERMINATED")
+            terminate(emr, cluster_id)
             server.stop()
     print(f"median backlog -> managed scaling's node requested: {statistics.median(to_request):.2f} s "
           f"(target: within 15 s)")

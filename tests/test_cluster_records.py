@@ -133,6 +133,30 @@ def test_bad_policies_are_refused(no_room, recorded):
             "UnitType": "Instances", "MinimumCapacityUnits": 9, "MaximumCapacityUnits": 3}})
 
 
+def test_advanced_scaling_policies_are_checked_and_shown_back(no_room, recorded):
+    emr = no_room.client()
+    limits = {"UnitType": "Instances", "MinimumCapacityUnits": 1, "MaximumCapacityUnits": 4}
+    policy = {"ComputeLimits": limits, "ScalingStrategy": "ADVANCED", "UtilizationPerformanceIndex": 25}
+    emr.put_managed_scaling_policy(ClusterId=recorded[0], ManagedScalingPolicy=policy)
+    assert emr.get_managed_scaling_policy(ClusterId=recorded[0])["ManagedScalingPolicy"] == policy
+    refusals = [
+        ({**policy, "UtilizationPerformanceIndex": 30}, "UtilizationPerformanceIndex 30 is not valid"),
+        ({"ComputeLimits": limits, "UtilizationPerformanceIndex": 50}, "only with ScalingStrategy ADVANCED"),
+        ({"ComputeLimits": limits, "ScalingStrategy": "DEFAULT", "UtilizationPerformanceIndex": 50},
+         "only with ScalingStrategy ADVANCED"),
+    ]
+    for bad, message in refusals:
+        with pytest.raises(emr.exceptions.ClientError) as refused:
+            emr.put_managed_scaling_policy(ClusterId=recorded[0], ManagedScalingPolicy=bad)
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert message in refused.value.response["Error"]["Message"]
+    assert emr.get_managed_scaling_policy(ClusterId=recorded[0])["ManagedScalingPolicy"] == policy, \
+        "a refused policy changes nothing"
+    with pytest.raises(emr.exceptions.ClientError, match="Advanced Scaling.*releases 7.0.0 and later"):
+        emr.run_job_flow(**{**FULL_REQUEST, "ReleaseLabel": "emr-6.15.0", "ManagedScalingPolicy": policy})
+    emr.remove_managed_scaling_policy(ClusterId=recorded[0])
+
+
 def test_tags_add_replace_and_remove(no_room, recorded):
     emr = no_room.client()
     emr.add_tags(ResourceId=recorded[0], Tags=[{"Key": "team", "Value": "ml"}, {"Key": "env", "Value": "ci"}])

@@ -31,10 +31,13 @@ BUSY = yarn(allocated_mb=10000)
 IDLE = yarn()
 
 
-def put_policy(world, cluster_id, minimum=1, maximum=4, unit_type="Instances", **caps) -> None:
+def put_policy(world, cluster_id, minimum=1, maximum=4, unit_type="Instances", advanced=None, **caps) -> None:
+    """`advanced`: ScalingStrategy ADVANCED with that UtilizationPerformanceIndex."""
     limits = {"UnitType": unit_type, "MinimumCapacityUnits": minimum, "MaximumCapacityUnits": maximum, **caps}
-    policies.put_managed_scaling_policy(world.ctx, {"ClusterId": cluster_id,
-                                                    "ManagedScalingPolicy": {"ComputeLimits": limits}})
+    policy = {"ComputeLimits": limits}
+    if advanced is not None:
+        policy.update(ScalingStrategy="ADVANCED", UtilizationPerformanceIndex=advanced)
+    policies.put_managed_scaling_policy(world.ctx, {"ClusterId": cluster_id, "ManagedScalingPolicy": policy})
     world.settle()
 
 
@@ -235,6 +238,110 @@ def test_no_scaling_without_yarn_figures_or_once_the_policy_is_removed(store):
     assert requested(world, cluster_id)["TASK"] == 1
 
 
+# Advanced Scaling: ScalingStrategy ADVANCED and its UtilizationPerformanceIndex ---------
+
+FOUR_NODES_PENDING = yarn(pending=32, pending_mb=4 * NODEMANAGER_MB, allocated_mb=12000)
+
+
+@pytest.mark.parametrize("index, backlog_s, task_nodes", [
+    (None, 5, 4),  # DEFAULT: the whole backlog once it has lasted 5 s
+    (100, 5, 4),  # performance optimized: the same
+    (50, 5, 2),  # balanced: half of it
+    (25, 10, 1),  # a quarter, once it has lasted twice as long
+    (1, 15, 1),  # utilization optimized: one node, after three times as long
+])
+def test_the_utilization_performance_index_sets_how_much_of_a_backlog_and_how_soon(world, index, backlog_s,
+                                                                                  task_nodes):
+    cluster_id = scaling_cluster(world, maximum=5, advanced=index)
+    world.run_for(backlog_s, cluster_id, yarn=FOUR_NODES_PENDING)  # the first report a second in
+    assert requested(world, cluster_id)["TASK"] == 0
+    world.run_for(1, cluster_id, yarn=FOUR_NODES_PENDING)
+    assert requested(world, cluster_id)["TASK"] == task_nodes
+    assert len(world.nodes(cluster_id, "TASK")) == task_nodes
+
+
+def test_utilization_optimized_ramps_up_a_step_per_scale_out_cooldown(world):
+    cluster_id = scaling_cluster(world, maximum=5, advanced=1)
+    world.run_for(16, cluster_id, yarn=FOUR_NODES_PENDING)
+    assert requested(world, cluster_id)["TASK"] == 1
+    # The node joins and takes a quarter; YARN still has three nodes' worth pending.
+    three_pending = yarn(pending=24, pending_mb=3 * NODEMANAGER_MB, allocated_mb=24000, total_mb=2 * NODEMANAGER_MB)
+    world.run_for(29, cluster_id, yarn=three_pending)
+    assert requested(world, cluster_id)["TASK"] == 1
+    world.run_for(1, cluster_id, yarn=three_pending)
+    assert requested(world, cluster_id)["TASK"] == 2, "the next step, 30 s after the last scale-out"
+    assert decisions(world, cluster_id)[-1]["reason"].endswith(
+        "covering 1% of it at once (UtilizationPerformanceIndex)")
+
+
+@pytest.mark.parametrize("index, spare_s", [(None, 20), (1, 5), (100, 40)])
+def test_the_index_sets_how_long_spare_capacity_is_kept(store, index, spare_s):
+    world = World(store, ProviderWhereNodesRun(), replace(SETTINGS, scale_in_after_s=20))
+    cluster_id = scaling_cluster(world, core=1, task=2, maximum=4, advanced=index)
+    world.run_for(spare_s, cluster_id, yarn=IDLE)  # spare from the first report, a second in
+    assert requested(world, cluster_id)["TASK"] == 2
+    world.run_for(1, cluster_id, yarn=IDLE)
+    assert requested(world, cluster_id)["TASK"] == 0
+    assert decisions(world, cluster_id)[-1]["reason"].endswith(f"the rest spare for {spare_s:g} s")
+
+
+def test_utilization_optimized_scales_in_sooner_after_a_scale_out(store):
+    world = World(store, ProviderWhereNodesRun(), replace(SETTINGS, scale_in_after_s=10))
+    cluster_id = scaling_cluster(world, advanced=1)
+    world.run_for(16, cluster_id, yarn=BACKLOG)
+    scaled_out = moment(decisions(world, cluster_id)[-1]["at"])
+    world.run_for(29, cluster_id, yarn=IDLE)
+    assert requested(world, cluster_id)["TASK"] == 1
+    world.run_for(1, cluster_id, yarn=IDLE)
+    assert requested(world, cluster_id)["TASK"] == 0
+    assert moment(decisions(world, cluster_id)[-1]["at"]) - scaled_out == timedelta(seconds=30), \
+        "a quarter of the 120 s cooldown (DEFAULT: test_scale_in_waits_for_the_cooldown_after_a_scale_out)"
+
+
+# A cluster of instance groups without a task group ------------------------------------
+
+def task_groups(world, cluster_id) -> list[dict]:
+    return [g for g in instances.list_instance_groups(world.ctx, {"ClusterId": cluster_id})["InstanceGroups"]
+            if g["InstanceGroupType"] == "TASK"]
+
+
+def test_growth_past_the_core_cap_adds_an_on_demand_task_group(world):
+    cluster_id = running_cluster(world, core=1)
+    put_policy(world, cluster_id, maximum=4, MaximumCoreCapacityUnits=1)
+    world.run_for(6, cluster_id, yarn=yarn(pending=16, pending_mb=2 * NODEMANAGER_MB, allocated_mb=12000))
+    [group] = task_groups(world, cluster_id)
+    assert (group["Market"], group["InstanceType"], group["RequestedInstanceCount"]) == ("ON_DEMAND", "m5.xlarge", 2)
+    assert group["Name"] == "Task (On-Demand, added by managed scaling)"
+    assert {n.group_id for n in world.nodes(cluster_id, "TASK")} == {group["Id"]}
+    assert decisions(world, cluster_id)[-1]["changes"][group["Id"]] == [0, 2]
+    world.bring_up(cluster_id)
+    assert world.group(cluster_id, "TASK").state == "RUNNING"
+    assert [n.state for n in world.nodes(cluster_id, "TASK")] == ["RUNNING", "RUNNING"]
+
+
+def test_growth_past_the_on_demand_cap_adds_a_spot_task_group(world):
+    cluster_id = running_cluster(world, core=1)
+    put_policy(world, cluster_id, maximum=4, MaximumOnDemandCapacityUnits=1)
+    world.run_for(6, cluster_id, yarn=yarn(pending=16, pending_mb=2 * NODEMANAGER_MB, allocated_mb=12000))
+    [group] = task_groups(world, cluster_id)
+    assert (group["Market"], group["RequestedInstanceCount"]) == ("SPOT", 2)
+    assert requested(world, cluster_id)["CORE"] == 1
+
+
+def test_core_grows_without_a_task_group_while_its_cap_allows(world):
+    cluster_id = running_cluster(world, core=1)
+    put_policy(world, cluster_id, maximum=4)
+    world.run_for(6, cluster_id, yarn=yarn(pending=16, pending_mb=2 * NODEMANAGER_MB, allocated_mb=12000))
+    assert requested(world, cluster_id)["CORE"] == 3 and task_groups(world, cluster_id) == []
+
+
+def test_a_backlog_not_yet_due_adds_no_task_group(world):
+    cluster_id = running_cluster(world, core=1)
+    put_policy(world, cluster_id, maximum=4, MaximumCoreCapacityUnits=1)
+    world.run_for(4, cluster_id, yarn=yarn(pending=16, pending_mb=2 * NODEMANAGER_MB, allocated_mb=12000))
+    assert task_groups(world, cluster_id) == []
+
+
 # Instance fleets ----------------------------------------------------------------------
 
 def test_a_fleet_cluster_scales_its_task_fleet_within_the_on_demand_cap(world):
@@ -261,6 +368,36 @@ def test_a_policy_must_count_in_a_unit_the_cluster_has(world):
     cluster_id = running_cluster(world)
     with pytest.raises(ValidationException, match="UnitType InstanceFleetUnits does not apply"):
         put_policy(world, cluster_id, unit_type="InstanceFleetUnits")
+
+
+def test_advanced_scaling_takes_only_the_documented_index_values(world):
+    cluster_id = running_cluster(world)
+    for index in (0, 33, 99):
+        with pytest.raises(ValidationException, match=f"UtilizationPerformanceIndex {index} is not valid"):
+            put_policy(world, cluster_id, advanced=index)
+    put_policy(world, cluster_id, advanced=75)
+    shown = policies.get_managed_scaling_policy(world.ctx, {"ClusterId": cluster_id})["ManagedScalingPolicy"]
+    assert (shown["ScalingStrategy"], shown["UtilizationPerformanceIndex"]) == ("ADVANCED", 75)
+
+
+@pytest.mark.parametrize("strategy", [None, "DEFAULT"])
+def test_an_index_needs_the_advanced_strategy(world, strategy):
+    cluster_id = running_cluster(world)
+    policy = {"ComputeLimits": {"UnitType": "Instances", "MinimumCapacityUnits": 1, "MaximumCapacityUnits": 4},
+              "UtilizationPerformanceIndex": 50, **({"ScalingStrategy": strategy} if strategy else {})}
+    with pytest.raises(ValidationException, match="only with ScalingStrategy ADVANCED"):
+        policies.put_managed_scaling_policy(world.ctx, {"ClusterId": cluster_id, "ManagedScalingPolicy": policy})
+
+
+def test_advanced_scaling_needs_release_7(world):
+    cluster_id = running_cluster(world, ReleaseLabel="emr-6.15.0")
+    with pytest.raises(ValidationException, match="releases 7.0.0 and later; the cluster runs emr-6.15.0"):
+        put_policy(world, cluster_id, advanced=50)
+    with pytest.raises(ValidationException, match="releases 7.0.0 and later"):
+        world.run_job_flow(ReleaseLabel="emr-6.15.0", ManagedScalingPolicy={
+            "ComputeLimits": {"UnitType": "Instances", "MinimumCapacityUnits": 1, "MaximumCapacityUnits": 4},
+            "ScalingStrategy": "ADVANCED", "UtilizationPerformanceIndex": 50})
+    put_policy(world, running_cluster(world, ReleaseLabel="emr-7.0.0"), advanced=50)
 
 
 # Where units go: a pure function -------------------------------------------------------

@@ -15,10 +15,14 @@ The load is the master's last heartbeat (YARN's cluster metrics, apps/yarn.py):
   reservedMB over what the running nodes' NodeManagers offer), with no backlog. Once
   it has been spare for `scale_in_after_s`, and no resize happened within
   `scale_in_cooldown_s`, the cluster shrinks to what the allocations need.
-Where the units go (core or task, on-demand or spot) is scaling_units.py. A cluster
-outside its limits (a policy put on a running cluster) is brought within them at
-once. Every decision is recorded in `Cluster.scaling_state` with its time, the
-units before and after, and why (store/scaling_records.py).
+Those waits and the share of a backlog one scale-out covers follow the policy's
+ScalingStrategy and UtilizationPerformanceIndex (scaling_strategy.py: EMR's Advanced
+Scaling). Where the units go (core or task, on-demand or spot) is scaling_units.py;
+a cluster of instance groups without the task group growth needs gets one, as
+EMR's managed scaling adds it. A cluster outside its limits (a policy put on a
+running cluster) is brought within them at once. Every decision is recorded in
+`Cluster.scaling_state` with its time, the units before and after, and why
+(store/scaling_records.py).
 """
 
 import logging
@@ -26,9 +30,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from elmr import ids
 from elmr.control.groups import staying
 from elmr.control.nodes import Context
 from elmr.control.plan import Plan
+from elmr.control.scaling_strategy import Pace, pace
 from elmr.control.scaling_units import (Holder, Limits, core_floor, holders_of, node_units, resize, total_units,
                                         yarn_mb)
 from elmr.store.models import Cluster, Instance, InstanceGroup
@@ -85,9 +91,11 @@ def scale(cluster: Cluster, live: list[Instance], plan: Plan, ctx: Context) -> N
     state = dict(cluster.scaling_state or {})
     now_steps = {h.key: h.steps for h in holders}
     current = total_units(holders, now_steps)
-    wanted = _wanted(current, holders, live, _load(live), limits, state, plan.now, ctx)
+    wanted = _wanted(current, holders, live, _load(live), limits, pace(policy, ctx.settings), state, plan.now)
     floor = core_floor(cluster)
-    allowed = total_units(holders, resize(holders, limits, wanted.units, floor))
+    added_groups = _missing_task_groups(cluster, holders, limits, wanted.units, floor, plan.now)
+    able = holders_of([*cluster.groups, *added_groups], cluster.fleets, limits.unit_type) if added_groups else holders
+    allowed = total_units(able, resize(able, limits, wanted.units, floor))
     if wanted.units > allowed:
         state["limited"] = f"Wanted {wanted.units} unit(s); the ComputeLimits and the cluster's groups allow {allowed}."
     else:
@@ -96,6 +104,9 @@ def scale(cluster: Cluster, live: list[Instance], plan: Plan, ctx: Context) -> N
     if wanted.due is not None and plan.now < wanted.due:
         plan.recheck(wanted.due)
         units = current
+    elif added_groups:
+        cluster.groups.extend(added_groups)
+        holders = able
     steps = resize(holders, limits, units, floor)
     reached = total_units(holders, steps)
     if steps != now_steps:
@@ -109,7 +120,7 @@ def scale(cluster: Cluster, live: list[Instance], plan: Plan, ctx: Context) -> N
 
 
 def _wanted(current: int, holders: list[Holder], live: list[Instance], load: Load | None, limits: Limits,
-            state: dict, now: datetime, ctx: Context) -> Wanted:
+            pace: Pace, state: dict, now: datetime) -> Wanted:
     """The units the load calls for (current: no change), keeping in `state` since
     when there has been a backlog or spare capacity."""
     within = min(max(current, limits.minimum), limits.maximum)
@@ -117,25 +128,62 @@ def _wanted(current: int, holders: list[Holder], live: list[Instance], load: Loa
         return Wanted(within, _limits_reason(limits))
     if load is None:
         return Wanted(current)
-    settings = ctx.settings
     if load.backlog:
         state.pop("spare_since", None)
-        due = max(_since(state, "backlog_since", now) + timedelta(seconds=settings.scale_out_backlog_s),
-                  _after(state.get("last_out_at"), settings.scale_out_cooldown_s))
-        needed = max(1, math.ceil(load.pending_mb / _mb_per_unit(_growing(holders, limits))))
+        due = max(_since(state, "backlog_since", now) + timedelta(seconds=pace.backlog_s),
+                  _after(state.get("last_out_at"), pace.out_cooldown_s))
+        covered_mb = load.pending_mb * pace.backlog_percent // 100
+        needed = max(1, math.ceil(covered_mb / _mb_per_unit(_growing(holders, limits))))
         missing = needed - _launching_units(holders, live, limits.unit_type)
-        return Wanted(current + missing, load.describe(), due) if missing > 0 else Wanted(current)
+        reason = load.describe() + ("" if pace.backlog_percent == 100 else
+                                    f"; covering {pace.backlog_percent}% of it at once (UtilizationPerformanceIndex)")
+        return Wanted(current + missing, reason, due) if missing > 0 else Wanted(current)
     state.pop("backlog_since", None)
     used = math.ceil(load.allocated_mb / _running_mb_per_unit(holders, live, limits.unit_type))
     target = max(limits.minimum, used)
     if target >= current:
         state.pop("spare_since", None)
         return Wanted(current)
-    due = max(_since(state, "spare_since", now) + timedelta(seconds=settings.scale_in_after_s),
-              _after(state.get("last_out_at"), settings.scale_in_cooldown_s),
-              _after(state.get("last_in_at"), settings.scale_in_cooldown_s))
+    due = max(_since(state, "spare_since", now) + timedelta(seconds=pace.spare_s),
+              _after(state.get("last_out_at"), pace.in_cooldown_s),
+              _after(state.get("last_in_at"), pace.in_cooldown_s))
     return Wanted(target, f"YARN's allocations ({load.allocated_mb} MB) need {used} of the {current} unit(s), "
-                          f"the rest spare for {settings.scale_in_after_s:g} s", due)
+                          f"the rest spare for {pace.spare_s:g} s", due)
+
+
+def _missing_task_groups(cluster: Cluster, holders: list[Holder], limits: Limits, wanted: int, floor: int,
+                         now: datetime) -> list[InstanceGroup]:
+    """The task instance groups growth needs and the cluster lacks, not yet attached.
+    EMR's managed scaling adds task capacity to a cluster of instance groups that has
+    no task group for it: when core capacity is capped (MaximumCoreCapacityUnits) an
+    On-Demand task group, when On-Demand capacity is capped
+    (MaximumOnDemandCapacityUnits) a Spot one, of the core group's instance type.
+    A cluster of instance fleets grows only the fleets it has."""
+    core = next((g for g in cluster.groups if g.role == "CORE" and g.state != "TERMINATED"), None)
+    if cluster.fleets or core is None or total_units(holders, resize(holders, limits, wanted, floor)) >= wanted:
+        return []
+    added = []
+    for market in ("ON_DEMAND", "SPOT"):
+        if any(h.role == "TASK" and h.market == market for h in holders):
+            continue
+        group = _task_group(core, market, now)
+        trial = holders_of([*cluster.groups, *added, group], [], limits.unit_type)
+        steps = resize(trial, limits, wanted, floor)
+        if steps[group.id] > 0:
+            added.append(group)
+        if total_units(trial, steps) >= wanted:
+            break
+    return added
+
+
+def _task_group(core: InstanceGroup, market: str, now: datetime) -> InstanceGroup:
+    """A task group like the one AddInstanceGroups makes, empty until managed scaling
+    sets its count; its nodes are configured as the core group's."""
+    return InstanceGroup(
+        id=ids.instance_group_id(), cluster_id=core.cluster_id, role="TASK", market=market, bid_price=None,
+        name=f"Task ({'Spot' if market == 'SPOT' else 'On-Demand'}, added by managed scaling)",
+        instance_type=core.instance_type, requested_count=0, state="PROVISIONING", created_at=now,
+        configurations=list(core.configurations or []), ebs_configuration=core.ebs_configuration)
 
 
 def _load(live: list[Instance]) -> Load | None:

@@ -1,17 +1,20 @@
 """EMR's rules for changing a running cluster's capacity, shared by the instance
 group operations (resize.py), the instance fleet ones (instance_fleets.py) and
 their checks: when a cluster may be resized at all, how small its core capacity
-may get, and what a managed scaling policy's ComputeLimits may say (policies.py,
-RunJobFlow)."""
+may get, and what a managed scaling policy may say, its ComputeLimits and its
+Advanced Scaling (policies.py, RunJobFlow)."""
 
 from elmr.service.errors import ValidationException
 from elmr.store.models import Cluster
+from elmr.store.scaling_records import UTILIZATION_PERFORMANCE_INDEXES
 from elmr.store.states import CLUSTER_TERMINAL, termination_pending
 
 # Core capacity never shrinks below its HDFS's replication factor (hdfs-site's
 # dfs.replication; 1 when the cluster does not set it).
 _HDFS_SITE = "hdfs-site"
 _REPLICATION = "dfs.replication"
+# EMR's Advanced Scaling (ScalingStrategy ADVANCED) starts with release 7.0.
+_ADVANCED_SCALING_SINCE = (7, 0)
 
 
 def check_cluster_can_resize(cluster: Cluster) -> None:
@@ -40,6 +43,31 @@ def hdfs_replication(cluster: Cluster) -> int:
             if value is not None and str(value).isdigit():
                 return int(value)
     return 1
+
+
+def check_managed_scaling_policy(policy: dict, uses_fleets: bool, release_label: str) -> None:
+    """EMR's rules for a ManagedScalingPolicy: its ComputeLimits, and Advanced
+    Scaling's: a UtilizationPerformanceIndex only with ScalingStrategy ADVANCED and
+    only of the documented values, ADVANCED only on release 7.0 and later."""
+    check_compute_limits(policy.get("ComputeLimits"), uses_fleets)
+    strategy = policy.get("ScalingStrategy", "DEFAULT")
+    index = policy.get("UtilizationPerformanceIndex")
+    if index is not None and strategy != "ADVANCED":
+        raise ValidationException(
+            "ManagedScalingPolicy: a UtilizationPerformanceIndex can be set only with ScalingStrategy ADVANCED.")
+    if index is not None and index not in UTILIZATION_PERFORMANCE_INDEXES:
+        raise ValidationException(
+            f"ManagedScalingPolicy: UtilizationPerformanceIndex {index} is not valid; use one of "
+            f"{', '.join(map(str, UTILIZATION_PERFORMANCE_INDEXES))}.")
+    if strategy == "ADVANCED" and _release_version(release_label) < _ADVANCED_SCALING_SINCE:
+        raise ValidationException(
+            f"ManagedScalingPolicy: ScalingStrategy ADVANCED (Advanced Scaling) is available with Amazon EMR "
+            f"releases 7.0.0 and later; the cluster runs {release_label}.")
+
+
+def _release_version(label: str) -> tuple:
+    """emr-6.15.0 -> (6, 15, 0)."""
+    return tuple(int(part) for part in label.removeprefix("emr-").split(".") if part.isdigit())
 
 
 def check_compute_limits(limits: dict | None, uses_fleets: bool) -> None:

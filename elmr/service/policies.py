@@ -3,7 +3,7 @@ loop enforces both (elmr/control/idle.py, elmr/control/managed_scaling.py)."""
 
 from elmr.service import lookups
 from elmr.service.context import ServiceContext
-from elmr.service.capacity_rules import check_compute_limits
+from elmr.service.capacity_rules import check_managed_scaling_policy
 from elmr.service.errors import ValidationException
 from elmr.service.run_job_flow import check_idle_timeout
 
@@ -35,7 +35,7 @@ def put_managed_scaling_policy(ctx: ServiceContext, params: dict) -> dict:
     policy = params["ManagedScalingPolicy"]
     with ctx.store.transaction() as session:
         cluster = lookups.cluster(session, params["ClusterId"])
-        check_compute_limits(policy.get("ComputeLimits"), uses_fleets=bool(cluster.fleets))
+        check_managed_scaling_policy(policy, uses_fleets=bool(cluster.fleets), release_label=cluster.release_label)
         if any(group.auto_scaling_policy for group in cluster.groups):
             raise ValidationException(
                 "The cluster's instance groups have automatic scaling policies; remove them "

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from elmr import catalog, ids
 from elmr.apps.classifications import known as known_classifications, unknown_classifications
 from elmr.service import auto_scaling, block_public_access, instance_fleets, security_configurations
-from elmr.service.capacity_rules import check_compute_limits
+from elmr.service.capacity_rules import check_managed_scaling_policy
 from elmr.service.errors import ValidationException
 from elmr.service.steps_intake import new_steps
 from elmr.store.models import BootstrapAction, Cluster, InstanceGroup
@@ -53,7 +53,8 @@ def build_cluster(session: Session, params: dict, now: datetime) -> Cluster:
                                       bool(params.get("AutoScalingRole")), bool(params.get("ManagedScalingPolicy")))
     _check_classifications(params.get("Configurations", []), "Configurations")
     if params.get("ManagedScalingPolicy"):
-        check_compute_limits(params["ManagedScalingPolicy"].get("ComputeLimits"), uses_fleets=bool(fleet_configs))
+        check_managed_scaling_policy(params["ManagedScalingPolicy"], uses_fleets=bool(fleet_configs),
+                                     release_label=release.label)
     if params.get("SecurityConfiguration"):
         security_configurations.check_exists(session, params["SecurityConfiguration"])
     block_public_access.check_cluster(session, params)

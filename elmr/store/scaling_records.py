@@ -22,6 +22,10 @@ from datetime import datetime
 
 from elmr.store.models import InstanceGroup
 
+# A ManagedScalingPolicy's UtilizationPerformanceIndex: the values EMR documents for
+# Advanced Scaling (the API refuses others; control/scaling_strategy.py reads them).
+UTILIZATION_PERFORMANCE_INDEXES = (1, 25, 50, 75, 100)
+
 
 def stamp(moment: datetime) -> str:
     return moment.isoformat()
