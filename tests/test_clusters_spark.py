@@ -27,7 +27,7 @@ THREE_NODES = {
         "KeepJobFlowAliveWhenNoSteps": True,
     },
 }
-FAST_WAITER = {"Delay": 1, "MaxAttempts": 120}
+FAST_WAITER = {"Delay": 1, "MaxAttempts": 300}  # a 1-node cluster has taken over 2 min on a loaded machine
 
 
 def additional_info(cluster: dict, application: str) -> dict:
