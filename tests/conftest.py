@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -222,6 +222,75 @@ def fresh_server(tmp_path):
 @pytest.fixture
 def emr(server):
     return server.client()
+
+
+SHARED_CLUSTER = "shared_cluster"
+END_SHARED_CLUSTER = pytest.StashKey()  # terminates the shared cluster, once started
+LAST_ON_SHARED_CLUSTER = pytest.StashKey()  # the last test item that uses it
+# What the shared cluster's bootstrap actions leave on each node, for the tests that
+# read it back: a marker with the action's argument (test_steps), and what a bootstrap
+# script finds there, EMR's commands and paths and no root key (test_hadoop).
+MARK_NODE = '#!/bin/sh\necho "$1 on $ELMR_INSTANCE_ID" > "$ELMR_NODE_DIR/bootstrap-marker"\n'
+PROBE_NODE = ("#!/bin/sh\n"
+              'out="$ELMR_NODE_DIR/bootstrap-probe"\n'
+              "for p in spark-submit spark-sql pyspark aws hadoop hdfs yarn mapred hive s3-dist-cp; do\n"
+              '  command -v "$p" >/dev/null && echo "found $p" >> "$out"; done\n'
+              "grep -q '\"isMaster\": true' /mnt/var/lib/info/instance.json && echo master >> \"$out\"\n"
+              'env | grep -c "^ELMR_SECRET_ACCESS_KEY=" >> "$out"\n'
+              "true\n")
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(server, tmp_path_factory, pytestconfig):
+    """One general-purpose cluster (1 master + 2 core m5.xlarge, emr-7.2.0, Hadoop and
+    Spark, kept WAITING) for the modules whose tests only submit steps and read their
+    results: a real cluster's start and stop take 30 s and more on a loaded 2-core machine.
+    Its bootstrap actions and its one spark-defaults property only record things; a
+    test that changes a cluster (resizes it, ends it, needs its own configuration or
+    bootstrap, or fails a step with TERMINATE_CLUSTER) starts its own. Tests on it
+    find their own steps by id and write under their own prefixes; whatever they
+    change (StepConcurrencyLevel) they put back. Ended after the last test that uses it
+    (see pytest_runtest_teardown), not at the end of the session."""
+    scripts = tmp_path_factory.mktemp("shared-cluster")
+    (scripts / "mark-node.sh").write_text(MARK_NODE)
+    (scripts / "probe-node.sh").write_text(PROBE_NODE)
+    with ExitStack() as running:
+        pytestconfig.stash[END_SHARED_CLUSTER] = running.close
+        yield running.enter_context(cluster_running(
+            server.client(), {"Delay": 1, "MaxAttempts": 300},
+            Name="shared", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Hadoop"}, {"Name": "Spark"}],
+            BootstrapActions=[
+                {"Name": "mark", "ScriptBootstrapAction": {"Path": str(scripts / "mark-node.sh"),
+                                                           "Args": ["bootstrapped"]}},
+                {"Name": "probe", "ScriptBootstrapAction": {"Path": str(scripts / "probe-node.sh")}}],
+            Configurations=[{"Classification": "spark-defaults",
+                             "Properties": {"spark.elmr.test.marker": "from-classification"}}],
+            Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
+                       "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True}))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The modules on the shared cluster run one after another, from where the first of
+    them stands, each in its usual order, and the last test that uses the cluster is
+    remembered: it must not idle (JVMs, heartbeats) beside the other modules' clusters."""
+    users = [item for item in items if SHARED_CLUSTER in getattr(item, "fixturenames", ())]
+    if not users:
+        return
+    modules_on_it = {item.path for item in users}
+    first = items.index(users[0])
+    in_those_modules = [item for item in items if item.path in modules_on_it]
+    items[:] = items[:first] + in_those_modules + [item for item in items[first:] if item.path not in modules_on_it]
+    config.stash[LAST_ON_SHARED_CLUSTER] = users[-1]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Ends the shared cluster as soon as no test to come needs it."""
+    if item is item.config.stash.get(LAST_ON_SHARED_CLUSTER, None):
+        end = item.config.stash.get(END_SHARED_CLUSTER, None)
+        if end:
+            end()
 
 
 @pytest.fixture

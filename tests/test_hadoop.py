@@ -58,29 +58,6 @@ def bucket(server):
     return "hadoop-layer"
 
 
-@pytest.fixture(scope="module")
-def hadoop_cluster(server, tmp_path_factory):
-    """1 master + 2 core on EMR's stack, with a bootstrap action recording what a
-    bootstrap script finds on its node (EMR's paths, its commands, its credentials)."""
-    workdir = tmp_path_factory.mktemp("hadoop-layer")
-    probe = workdir / "probe.sh"
-    probe.write_text("#!/bin/sh\n"
-                     'out="$ELMR_NODE_DIR/bootstrap-probe"\n'
-                     'for p in spark-submit spark-sql pyspark aws hadoop hdfs yarn mapred hive s3-dist-cp; do\n'
-                     '  command -v "$p" >/dev/null && echo "found $p" >> "$out"; done\n'
-                     'grep -q \'"isMaster": true\' /mnt/var/lib/info/instance.json && echo master >> "$out"\n'
-                     'env | grep -c "^ELMR_SECRET_ACCESS_KEY=" >> "$out"\n'
-                     'true\n')
-    with cluster_running(
-        server.client(), WAITER,
-        Name="hadoop-layer", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Hadoop"}, {"Name": "Spark"}],
-        BootstrapActions=[{"Name": "probe", "ScriptBootstrapAction": {"Path": str(probe)}}],
-        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
-                   "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True},
-    ) as cluster_id:
-        yield cluster_id
-
-
 def ended(emr, cluster_id: str, step_id: str) -> dict:
     """Spark on YARN starts several JVMs a step; on a loaded 2-core machine a
     cluster-mode step has taken over 6 minutes."""
@@ -95,40 +72,40 @@ def completed(emr, cluster_id: str, step_id: str) -> dict:
     return step
 
 
-def test_hdfs_written_by_one_step_is_read_by_the_next(server, hadoop_cluster):
+def test_hdfs_written_by_one_step_is_read_by_the_next(server, shared_cluster):
     emr = server.client()
     write, read = run_steps(
-        emr, hadoop_cluster,
-        command_step("write", "bash", "-c", "echo 'kept in HDFS' | hadoop fs -put - hdfs:///shared/note.txt"),
-        command_step("read", "hdfs", "dfs", "-cat", "/shared/note.txt"))
-    completed(emr, hadoop_cluster, write)
-    completed(emr, hadoop_cluster, read)
-    assert step_log(server, hadoop_cluster, read) == "kept in HDFS\n"
+        emr, shared_cluster,
+        command_step("write", "bash", "-c", "echo 'kept in HDFS' | hadoop fs -put - hdfs:///hadoop-layer/note.txt"),
+        command_step("read", "hdfs", "dfs", "-cat", "/hadoop-layer/note.txt"))
+    completed(emr, shared_cluster, write)
+    completed(emr, shared_cluster, read)
+    assert step_log(server, shared_cluster, read) == "kept in HDFS\n"
 
 
-def test_nodes_have_emr_paths_commands_and_the_clusters_own_credentials(server, hadoop_cluster, bucket):
+def test_nodes_have_emr_paths_commands_and_the_clusters_own_credentials(server, shared_cluster, bucket):
     emr = server.client()
-    [step_id] = run_steps(emr, hadoop_cluster, command_step(
+    [step_id] = run_steps(emr, shared_cluster, command_step(
         "look-around", "bash", "-c",
         "aws s3 ls s3://hadoop-layer/input/ && cat /mnt/var/lib/info/job-flow.json && "
         "ls /usr/lib/spark/jars/spark-core_2.13-4.2.0.jar /usr/lib/hadoop/hadoop-streaming.jar "
         "/usr/lib/hadoop-mapreduce/hadoop-mapreduce-examples.jar /etc/hadoop/conf/core-site.xml "
         "/etc/spark/conf/spark-defaults.conf && env | sort"))
-    completed(emr, hadoop_cluster, step_id)
-    stdout = step_log(server, hadoop_cluster, step_id)
+    completed(emr, shared_cluster, step_id)
+    stdout = step_log(server, shared_cluster, step_id)
     assert "a.txt" in stdout and "b.txt" in stdout  # `aws s3 ls` inside a step
-    assert f'"jobFlowId": "{hadoop_cluster}"' in stdout
+    assert f'"jobFlowId": "{shared_cluster}"' in stdout
     assert server.secret_access_key not in stdout and server.access_key_id not in stdout
     assert "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1" in stdout
     assert f"AWS_ENDPOINT_URL_S3={server.url}" in stdout
-    for node in emr.list_instances(ClusterId=hadoop_cluster)["Instances"]:
-        probe = _node_dir(server, hadoop_cluster, node["Id"]) / "bootstrap-probe"
+    for node in emr.list_instances(ClusterId=shared_cluster)["Instances"]:
+        probe = _node_dir(server, shared_cluster, node["Id"]) / "bootstrap-probe"
         found = probe.read_text().split("\n")
         for program in ("spark-submit", "spark-sql", "pyspark", "aws", "hadoop", "hdfs", "yarn",
                         "mapred", "hive", "s3-dist-cp"):
             assert f"found {program}" in found, (node["Id"], found)
         assert found[-2] == "0", "the server's root key reached a bootstrap action"
-        role = emr.list_instances(ClusterId=hadoop_cluster, InstanceGroupTypes=["MASTER"])["Instances"][0]["Id"]
+        role = emr.list_instances(ClusterId=shared_cluster, InstanceGroupTypes=["MASTER"])["Instances"][0]["Id"]
         assert ("master" in found) == (node["Id"] == role)
 
 
@@ -136,41 +113,41 @@ def _node_dir(server, cluster_id: str, instance_id: str) -> Path:
     return server.data_dir / "nodes" / cluster_id / instance_id
 
 
-def test_pyspark_in_cluster_deploy_mode_from_s3(server, hadoop_cluster, bucket):
+def test_pyspark_in_cluster_deploy_mode_from_s3(server, shared_cluster, bucket):
     emr = server.client()
-    [step_id] = run_steps(emr, hadoop_cluster, spark_step(
+    [step_id] = run_steps(emr, shared_cluster, spark_step(
         "cluster-mode", "--master", "yarn", "--deploy-mode", "cluster", "s3://hadoop-layer/code/job.py",
         "hadoop-layer"))
-    completed(emr, hadoop_cluster, step_id)
+    completed(emr, shared_cluster, step_id)
     s3 = s3_client(server)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="cluster-mode-out/")["Contents"]]
     rows = [json.loads(line) for key in keys if key.endswith(".json")
             for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()]
     assert rows == [{"lines": 3}] and "cluster-mode-out/_SUCCESS" in keys
-    stderr = step_log(server, hadoop_cluster, step_id, "stderr")
+    stderr = step_log(server, shared_cluster, step_id, "stderr")
     assert re.search(r"application_\d+_\d+", stderr), "the step's log names its YARN application"
 
 
-def test_hadoop_wordcount_example_jar(server, hadoop_cluster, bucket):
+def test_hadoop_wordcount_example_jar(server, shared_cluster, bucket):
     emr = server.client()
-    [step_id] = run_steps(emr, hadoop_cluster, {
+    [step_id] = run_steps(emr, shared_cluster, {
         "Name": "wordcount", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
             "Jar": "/usr/lib/hadoop-mapreduce/hadoop-mapreduce-examples.jar",
-            "Args": ["wordcount", "s3://hadoop-layer/input/", "hdfs:///wordcount-out"]}})
-    completed(emr, hadoop_cluster, step_id)
-    [cat] = run_steps(emr, hadoop_cluster, command_step("cat", "hadoop", "fs", "-cat", "/wordcount-out/part-r-*"))
-    completed(emr, hadoop_cluster, cat)
-    counts = dict(line.split("\t") for line in step_log(server, hadoop_cluster, cat).splitlines())
+            "Args": ["wordcount", "s3://hadoop-layer/input/", "hdfs:///hadoop-layer/wordcount-out"]}})
+    completed(emr, shared_cluster, step_id)
+    [cat] = run_steps(emr, shared_cluster, command_step("cat", "hadoop", "fs", "-cat", "/hadoop-layer/wordcount-out/part-r-*"))
+    completed(emr, shared_cluster, cat)
+    counts = dict(line.split("\t") for line in step_log(server, shared_cluster, cat).splitlines())
     assert counts["the"] == "2" and counts["The"] == "1" and counts["dog"] == "2"
 
 
-def test_streaming_as_aws_samples_write_it_with_aggregate(server, hadoop_cluster, bucket):
+def test_streaming_as_aws_samples_write_it_with_aggregate(server, shared_cluster, bucket):
     emr = server.client()
-    [step_id] = run_steps(emr, hadoop_cluster, command_step(
+    [step_id] = run_steps(emr, shared_cluster, command_step(
         "streaming-aggregate", "hadoop-streaming", "-files", "s3://hadoop-layer/code/wordSplitter.py",
         "-mapper", "wordSplitter.py", "-reducer", "aggregate",
         "-input", "s3://hadoop-layer/input/", "-output", "s3://hadoop-layer/streamed/"))
-    completed(emr, hadoop_cluster, step_id)
+    completed(emr, shared_cluster, step_id)
     s3 = s3_client(server)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="streamed/")["Contents"]]
     assert "streamed/_SUCCESS" in keys
@@ -183,37 +160,37 @@ def test_streaming_as_aws_samples_write_it_with_aggregate(server, hadoop_cluster
     assert counted == {"the": 3, "quick": 1, "brown": 1, "fox": 1, "lazy": 1, "dog": 2, "barks": 1}
 
 
-def test_streaming_map_only_with_identity_and_cat(server, hadoop_cluster, bucket):
+def test_streaming_map_only_with_identity_and_cat(server, shared_cluster, bucket):
     emr = server.client()
     map_only, identity = run_steps(
-        emr, hadoop_cluster,
+        emr, shared_cluster,
         command_step("map-only", "hadoop-streaming", "-mapper", "cat", "-numReduceTasks", "0",
-                     "-input", "s3://hadoop-layer/input/b.txt", "-output", "hdfs:///map-only"),
+                     "-input", "s3://hadoop-layer/input/b.txt", "-output", "hdfs:///hadoop-layer/map-only"),
         command_step("identity", "hadoop-streaming", "-mapper", "cat",
                      "-reducer", "org.apache.hadoop.mapred.lib.IdentityReducer",
-                     "-input", "s3://hadoop-layer/input/a.txt", "-output", "hdfs:///identity"))
-    completed(emr, hadoop_cluster, map_only)
-    completed(emr, hadoop_cluster, identity)
-    [cat] = run_steps(emr, hadoop_cluster, command_step(
-        "cat", "bash", "-c", "hadoop fs -cat /map-only/part-00000; echo ---; hadoop fs -cat /identity/part-00000"))
-    completed(emr, hadoop_cluster, cat)
-    map_output, identity_output = step_log(server, hadoop_cluster, cat).split("---\n")
+                     "-input", "s3://hadoop-layer/input/a.txt", "-output", "hdfs:///hadoop-layer/identity"))
+    completed(emr, shared_cluster, map_only)
+    completed(emr, shared_cluster, identity)
+    [cat] = run_steps(emr, shared_cluster, command_step(
+        "cat", "bash", "-c", "hadoop fs -cat /hadoop-layer/map-only/part-00000; echo ---; hadoop fs -cat /hadoop-layer/identity/part-00000"))
+    completed(emr, shared_cluster, cat)
+    map_output, identity_output = step_log(server, shared_cluster, cat).split("---\n")
     assert map_output.split() == ["The", "dog", "barks"]
     assert sorted(identity_output.splitlines()) == ["the lazy dog\t", "the quick brown fox\t"]
 
 
-def test_s3_dist_cp_to_hdfs_and_back_grouped(server, hadoop_cluster, bucket):
+def test_s3_dist_cp_to_hdfs_and_back_grouped(server, shared_cluster, bucket):
     emr = server.client()
     to_hdfs, grouped_back, listing = run_steps(
-        emr, hadoop_cluster,
-        command_step("to-hdfs", "s3-dist-cp", "--src", "s3://hadoop-layer/logs/", "--dest", "hdfs:///logs/",
+        emr, shared_cluster,
+        command_step("to-hdfs", "s3-dist-cp", "--src", "s3://hadoop-layer/logs/", "--dest", "hdfs:///hadoop-layer/logs/",
                      "--srcPattern", r".*-01-\d\.log"),
         command_step("back-grouped", "s3-dist-cp", "--src", "s3://hadoop-layer/logs/", "--dest",
                      "s3://hadoop-layer/grouped/", "--groupBy", r".*app-2026-12-01-(\d+)-\d\.log"),
-        command_step("list", "hadoop", "fs", "-ls", "hdfs:///logs/"))
+        command_step("list", "hadoop", "fs", "-ls", "hdfs:///hadoop-layer/logs/"))
     for step_id in (to_hdfs, grouped_back, listing):
-        completed(emr, hadoop_cluster, step_id)
-    listed = step_log(server, hadoop_cluster, listing)
+        completed(emr, shared_cluster, step_id)
+    listed = step_log(server, shared_cluster, listing)
     assert "app-2026-12-01-01-0.log" in listed and "app-2026-12-01-01-1.log" in listed
     assert "-02-" not in listed, "--srcPattern left the 02 files out"
     s3 = s3_client(server)
@@ -223,23 +200,23 @@ def test_s3_dist_cp_to_hdfs_and_back_grouped(server, hadoop_cluster, bucket):
                        "grouped/02": b"hour 02 part 0\nhour 02 part 1\n"}
 
 
-def test_hadoop_fs_ls_s3(server, hadoop_cluster, bucket):
+def test_hadoop_fs_ls_s3(server, shared_cluster, bucket):
     emr = server.client()
-    [step_id] = run_steps(emr, hadoop_cluster, command_step("ls", "hadoop", "fs", "-ls", "s3://hadoop-layer/"))
-    completed(emr, hadoop_cluster, step_id)
-    listed = step_log(server, hadoop_cluster, step_id)
+    [step_id] = run_steps(emr, shared_cluster, command_step("ls", "hadoop", "fs", "-ls", "s3://hadoop-layer/"))
+    completed(emr, shared_cluster, step_id)
+    listed = step_log(server, shared_cluster, step_id)
     assert "s3://hadoop-layer/input" in listed and "s3://hadoop-layer/code" in listed
 
 
-def test_cancel_steps_kills_the_yarn_application(server, hadoop_cluster, tmp_path):
+def test_cancel_steps_kills_the_yarn_application(server, shared_cluster, tmp_path):
     script = tmp_path / "forever.py"
     script.write_text("import time\nfrom pyspark.sql import SparkSession\n"
                       "spark = SparkSession.builder.appName('forever').getOrCreate()\n"
                       "spark.sparkContext.parallelize(range(2), 2).foreach(lambda _: time.sleep(600))\n")
     emr = server.client()
-    [step_id] = run_steps(emr, hadoop_cluster, spark_step(
+    [step_id] = run_steps(emr, shared_cluster, spark_step(
         "forever", "--deploy-mode", "cluster", "--name", "forever", script.as_uri()))
-    master = emr.describe_cluster(ClusterId=hadoop_cluster)["Cluster"]["MasterPublicDnsName"]
+    master = emr.describe_cluster(ClusterId=shared_cluster)["Cluster"]["MasterPublicDnsName"]
     apps_url = f"http://{master}:8088/ws/v1/cluster/apps"
 
     def running_app():
@@ -248,8 +225,8 @@ def test_cancel_steps_kills_the_yarn_application(server, hadoop_cluster, tmp_pat
     try:
         app = wait_for(running_app, 300, 1, "the YARN application to run")
     finally:
-        emr.cancel_steps(ClusterId=hadoop_cluster, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT")
-    assert ended(emr, hadoop_cluster, step_id)["Status"]["State"] == "CANCELLED"
+        emr.cancel_steps(ClusterId=shared_cluster, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT")
+    assert ended(emr, shared_cluster, step_id)["Status"]["State"] == "CANCELLED"
     wait_for(lambda: _get_json(f"{apps_url}/{app['id']}")["app"]["state"] == "KILLED", 60, 1,
              "YARN to kill the application")
 
@@ -260,39 +237,48 @@ def _get_json(url: str) -> dict:
         return json.load(answer)
 
 
-def test_core_node_decommission_loses_no_block(server, hadoop_cluster):
+def test_core_node_decommission_loses_no_block(server):
     """The master's side of a core-group shrink, driven directly: the leaving
-    DataNode's blocks are re-replicated before it is reported decommissioned."""
+    DataNode's blocks are re-replicated before it is reported decommissioned. On a
+    cluster of its own (1 master + 2 core, Hadoop only): it takes a core node away."""
     emr = server.client()
-    [write] = run_steps(emr, hadoop_cluster, command_step(
+    with cluster_running(emr, WAITER, Name="decommission", ReleaseLabel="emr-7.2.0",
+                         Applications=[{"Name": "Hadoop"}],
+                         Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
+                                    "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True}) as cluster_id:
+        _decommission_a_core_node(server, emr, cluster_id)
+
+
+def _decommission_a_core_node(server, emr, cluster_id: str) -> None:
+    [write] = run_steps(emr, cluster_id, command_step(
         "write", "bash", "-c", "head -c 6000000 /dev/urandom > data.bin && sha256sum data.bin | cut -c1-64 && "
         "hadoop fs -mkdir -p /decommission && "
         "hadoop fs -D dfs.blocksize=1048576 -put data.bin hdfs:///decommission/data.bin"))
-    completed(emr, hadoop_cluster, write)
-    digest = step_log(server, hadoop_cluster, write).strip()
-    master = emr.list_instances(ClusterId=hadoop_cluster, InstanceGroupTypes=["MASTER"])["Instances"][0]
-    cores = emr.list_instances(ClusterId=hadoop_cluster, InstanceGroupTypes=["CORE"])["Instances"]
+    completed(emr, cluster_id, write)
+    digest = step_log(server, cluster_id, write).strip()
+    master = emr.list_instances(ClusterId=cluster_id, InstanceGroupTypes=["MASTER"])["Instances"][0]
+    cores = emr.list_instances(ClusterId=cluster_id, InstanceGroupTypes=["CORE"])["Instances"]
     leaving = cores[0]
     driver = subprocess.run(
         [sys.executable, "-m", "elmr.agent.decommission", "--node-dir",
-         str(_node_dir(server, hadoop_cluster, master["Id"])), "--instance-id", leaving["Id"],
+         str(_node_dir(server, cluster_id, master["Id"])), "--instance-id", leaving["Id"],
          "--address", leaving["PrivateIpAddress"], "--timeout", "300"],
         capture_output=True, text=True, timeout=400)
     assert driver.returncode == 0, driver.stderr
     assert leaving["Id"] in driver.stdout
-    [check] = run_steps(emr, hadoop_cluster, command_step(
+    [check] = run_steps(emr, cluster_id, command_step(
         "check", "bash", "-c", "hdfs fsck /decommission -blocks -locations | grep -E 'Status|Missing blocks'; "
         "hdfs dfs -cat /decommission/data.bin | sha256sum | cut -c1-64"))
-    completed(emr, hadoop_cluster, check)
-    report = step_log(server, hadoop_cluster, check)
+    completed(emr, cluster_id, check)
+    report = step_log(server, cluster_id, check)
     assert "Status: HEALTHY" in report
     assert re.search(r"Missing blocks:\s+0", report)
     assert digest in report
     # The NodeManager YARN decommissioned shuts itself down; that is no failure of the node.
     wait_for(lambda: not answers(f"http://{leaving['PrivateIpAddress']}:8042/ws/v1/node/info"), 60, 1,
              "the decommissioned NodeManager to stop")
-    assert emr.describe_cluster(ClusterId=hadoop_cluster)["Cluster"]["Status"]["State"] == "WAITING"
-    assert {i["Id"]: i["Status"]["State"] for i in emr.list_instances(ClusterId=hadoop_cluster)["Instances"]}[
+    assert emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"] == "WAITING"
+    assert {i["Id"]: i["Status"]["State"] for i in emr.list_instances(ClusterId=cluster_id)["Instances"]}[
         leaving["Id"]] == "RUNNING"
 
 

@@ -17,7 +17,7 @@ import pandas
 import pytest
 
 from probe_wheel import PROBE, build_wheel
-from test_steps import WAITER, run_steps, s3_client, spark_step, step_log, wait_step_ended
+from test_steps import run_steps, s3_client, spark_step, step_log, wait_step_ended
 
 pytestmark = pytest.mark.slow
 # Training a model takes a few Spark jobs: on a loaded 2-core machine, minutes.
@@ -135,8 +135,8 @@ def geometry_zip() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def cluster(server, tmp_path_factory):
-    """1 master + 1 core, and a bucket holding the data, the jobs and the packed
+def cluster(server, shared_cluster, tmp_path_factory):
+    """The shared cluster, and a bucket holding the data, the jobs and the packed
     environment."""
     directory = tmp_path_factory.mktemp("python-jobs")
     s3 = s3_client(server)
@@ -147,16 +147,7 @@ def cluster(server, tmp_path_factory):
         s3.put_object(Bucket=BUCKET, Key=f"jobs/{name}.py", Body=textwrap.dedent(code).encode())
     s3.put_object(Bucket=BUCKET, Key="lib/geometry.zip", Body=geometry_zip())
     s3.upload_file(str(packed_environment(directory)), BUCKET, "envs/pyspark_venv.tar.gz")
-    emr = server.client()
-    cluster_id = emr.run_job_flow(
-        Name="python-jobs", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Spark"}],
-        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
-                   "InstanceCount": 2, "KeepJobFlowAliveWhenNoSteps": True},
-    )["JobFlowId"]
-    emr.get_waiter("cluster_running").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
-    yield cluster_id
-    emr.terminate_job_flows(JobFlowIds=[cluster_id])
-    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
+    return shared_cluster
 
 
 def completed(server, cluster_id: str, step_id: str) -> str:

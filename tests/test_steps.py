@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from conftest import cluster_running, wait_for
+from conftest import wait_for
 from elmr.apps.spark import spark_home
 
 pytestmark = pytest.mark.slow
@@ -68,22 +68,10 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(server, workdir):
-    """1 master + 2 core, with a bootstrap action that leaves a marker on every node
-    and a spark-defaults property, shared by this module's steps."""
-    marker_script = workdir / "mark-node.sh"
-    marker_script.write_text('#!/bin/sh\necho "$1 on $ELMR_INSTANCE_ID" > "$ELMR_NODE_DIR/bootstrap-marker"\n')
-    with cluster_running(
-        server.client(), WAITER,
-        Name="steps", ReleaseLabel="emr-7.2.0", Applications=[{"Name": "Spark"}],
-        BootstrapActions=[{"Name": "mark", "ScriptBootstrapAction": {
-            "Path": str(marker_script), "Args": ["bootstrapped"]}}],
-        Configurations=[{"Classification": "spark-defaults",
-                         "Properties": {"spark.elmr.test.marker": "from-classification"}}],
-        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
-                   "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True},
-    ) as cluster_id:
-        yield cluster_id
+def cluster(shared_cluster):
+    """The shared cluster (1 master + 2 core): its bootstrap action leaves a marker on
+    every node and it has a spark-defaults property, which this module's steps read."""
+    return shared_cluster
 
 
 def test_sparks_own_pi_example(server, cluster):
@@ -227,7 +215,8 @@ def test_pending_step_is_cancelled_at_once_and_order_is_kept(server, cluster):
     wait_step_ended(emr, cluster, blocker)
     listed = [s["Id"] for s in emr.list_steps(ClusterId=cluster)["Steps"]]
     assert listed.index(pending) < listed.index(blocker), "ListSteps lists the newest first"
-    assert [s["Id"] for s in emr.list_steps(ClusterId=cluster, StepStates=["CANCELLED"])["Steps"]][:2] == [pending, blocker]
+    cancelled = [s["Id"] for s in emr.list_steps(ClusterId=cluster, StepStates=["CANCELLED"])["Steps"]]
+    assert [step_id for step_id in cancelled if step_id in (pending, blocker)] == [pending, blocker]
 
 
 def test_concurrency_two_runs_steps_side_by_side(server, cluster):
@@ -256,19 +245,56 @@ def test_aws_cli_spark_step_wait_describe_list(server, cluster):
     assert step_id in {s["Id"] for s in listed["Steps"]}
 
 
-def test_steps_given_at_creation_run_in_order_then_cluster_ends(server):
+SCRIPT_RUNNER = "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar"
+
+
+@pytest.fixture(scope="module")
+def ended_cluster(server, workdir):
+    """One node given its bootstrap actions and steps at creation, not kept alive, run
+    to its end; what such a cluster does is read by three tests (one start, not three).
+    Bootstrap actions from s3:// with and without a #! line and a binary; steps from
+    `echo` to script-runner scripts without a #! line."""
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket="bootstrap-code")
+    s3.put_object(Bucket="bootstrap-code", Key="actions/mark.sh",
+                  Body=b'#!/bin/sh\necho "$1 from s3" > "$ELMR_NODE_DIR/s3-marker"\n')
+    s3.create_bucket(Bucket="no-shebang")
+    s3.put_object(Bucket="no-shebang", Key="bootstrap.sh",
+                  Body=b'echo "bootstrapped with $1" > "$ELMR_NODE_DIR/no-shebang-marker"\n')
+    s3.put_object(Bucket="no-shebang", Key="step.sh", Body=b'echo "s3 step got $1, $(cat "$ELMR_NODE_DIR/no-shebang-marker")"\n')
+    local_script = workdir / "local-no-shebang.sh"
+    local_script.write_text('echo "local step got $1"\n')
+    local_script.chmod(0o755)
     emr = server.client()
     cluster_id = emr.run_job_flow(
         Name="auto", ReleaseLabel="emr-7.2.0",
-        Steps=[command_step("one", "echo", "1"), command_step("two", "echo", "2")],
         Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1},
+        BootstrapActions=[
+            {"Name": "mark", "ScriptBootstrapAction": {"Path": "s3://bootstrap-code/actions/mark.sh",
+                                                       "Args": ["marked"]}},
+            {"Name": "script", "ScriptBootstrapAction": {"Path": "s3://no-shebang/bootstrap.sh", "Args": ["sh"]}},
+            {"Name": "binary", "ScriptBootstrapAction": {"Path": shutil.which("mkdir"),
+                                                         "Args": [str(workdir / "made-by-a-binary")]}},
+        ],
+        Steps=[command_step("one", "echo", "1"), command_step("two", "echo", "2"),
+               command_step("show", "bash", "-c", 'cat "$ELMR_NODE_DIR/s3-marker"'),
+               {"Name": "s3-script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+                   "Jar": SCRIPT_RUNNER, "Args": ["s3://no-shebang/step.sh", "one"]}},
+               {"Name": "local-script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
+                   "Jar": SCRIPT_RUNNER, "Args": [str(local_script), "two"]}}],
     )["JobFlowId"]
-    emr.get_waiter("cluster_terminated").wait(ClusterId=cluster_id, WaiterConfig=WAITER)
-    cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
-    assert cluster["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
-    steps = {s["Name"]: s["Status"] for s in emr.list_steps(ClusterId=cluster_id)["Steps"]}
-    assert steps["one"]["State"] == steps["two"]["State"] == "COMPLETED"
+    cluster = wait_cluster_ended(emr, cluster_id)
+    return {"id": cluster_id, "status": cluster["Status"],
+            "steps": {s["Name"]: s for s in emr.list_steps(ClusterId=cluster_id)["Steps"]}}
+
+
+def test_steps_given_at_creation_run_in_order_then_cluster_ends(ended_cluster):
+    assert ended_cluster["status"]["State"] == "TERMINATED"
+    assert ended_cluster["status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
+    steps = {name: step["Status"] for name, step in ended_cluster["steps"].items()}
+    assert [steps[name]["State"] for name in ("one", "two", "show")] == ["COMPLETED"] * 3
     assert steps["one"]["Timeline"]["EndDateTime"] <= steps["two"]["Timeline"]["StartDateTime"]
+    assert steps["two"]["Timeline"]["EndDateTime"] <= steps["show"]["Timeline"]["StartDateTime"]
 
 
 def test_terminate_cluster_on_failure_cancels_the_rest(server):
@@ -538,27 +564,17 @@ def test_steps_fetch_applications_jars_and_scripts_from_s3(server, cluster, work
     assert "NoSuchKey" in failed["FailureDetails"]["Message"]
 
 
-def test_bootstrap_actions_from_s3(server):
-    s3 = s3_client(server)
-    s3.create_bucket(Bucket="bootstrap-code")
-    s3.put_object(Bucket="bootstrap-code", Key="actions/mark.sh",
-                  Body=b'#!/bin/sh\necho "$1 from s3" > "$ELMR_NODE_DIR/s3-marker"\n')
+def test_bootstrap_actions_from_s3(server, ended_cluster):
     emr = server.client()
-    one_node = {"MasterInstanceType": "m5.xlarge", "InstanceCount": 1}
-    marked = emr.run_job_flow(
-        Name="s3-bootstrap", ReleaseLabel="emr-7.2.0", Instances=one_node,
-        BootstrapActions=[{"Name": "mark", "ScriptBootstrapAction": {
-            "Path": "s3://bootstrap-code/actions/mark.sh", "Args": ["marked"]}}],
-        Steps=[command_step("show", "bash", "-c", 'cat "$ELMR_NODE_DIR/s3-marker"')],
-    )["JobFlowId"]
     broken = emr.run_job_flow(
         Name="s3-bootstrap-missing", ReleaseLabel="emr-7.2.0",
-        Instances={**one_node, "KeepJobFlowAliveWhenNoSteps": True},
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
         BootstrapActions=[{"Name": "absent", "ScriptBootstrapAction": {"Path": "s3://bootstrap-code/actions/gone.sh"}}],
     )["JobFlowId"]
-    assert wait_cluster_ended(emr, marked)["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
-    step_id = emr.list_steps(ClusterId=marked)["Steps"][0]["Id"]
-    assert step_log(server, marked, step_id) == "marked from s3\n"
+    assert ended_cluster["status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
+    show = ended_cluster["steps"]["show"]
+    assert show["Status"]["State"] == "COMPLETED"
+    assert step_log(server, ended_cluster["id"], show["Id"]) == "marked from s3\n"
     status = wait_cluster_ended(emr, broken)["Status"]
     assert status["StateChangeReason"]["Code"] == "BOOTSTRAP_FAILURE"
     assert "absent" in status["StateChangeReason"]["Message"]
@@ -610,37 +626,14 @@ def test_aws_cli_hive_streaming_and_custom_jar_step_types(server, cluster, workd
     assert "hello from a custom jar: x,y" in step_log(server, cluster, step_ids[2])
 
 
-def test_scripts_without_an_interpreter_line_run_as_emr_runs_them(server, workdir):
+def test_scripts_without_an_interpreter_line_run_as_emr_runs_them(server, ended_cluster, workdir):
     """Executed directly, as EMR's runners execute them: a script with no #! line
     runs with /bin/sh (as Java's ProcessBuilder and execvp run it), a binary runs as
     itself; for bootstrap actions and script-runner steps alike."""
-    s3 = s3_client(server)
-    s3.create_bucket(Bucket="no-shebang")
-    s3.put_object(Bucket="no-shebang", Key="bootstrap.sh",
-                  Body=b'echo "bootstrapped with $1" > "$ELMR_NODE_DIR/no-shebang-marker"\n')
-    s3.put_object(Bucket="no-shebang", Key="step.sh", Body=b'echo "s3 step got $1, $(cat "$ELMR_NODE_DIR/no-shebang-marker")"\n')
-    local_script = workdir / "local-no-shebang.sh"
-    local_script.write_text('echo "local step got $1"\n')
-    local_script.chmod(0o755)
-    made_by_a_binary = workdir / "made-by-a-binary"
-    script_runner = "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar"
-    emr = server.client()
-    cluster_id = emr.run_job_flow(
-        Name="no-shebang", ReleaseLabel="emr-7.2.0",
-        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1},
-        BootstrapActions=[
-            {"Name": "script", "ScriptBootstrapAction": {"Path": "s3://no-shebang/bootstrap.sh", "Args": ["sh"]}},
-            {"Name": "binary", "ScriptBootstrapAction": {"Path": shutil.which("mkdir"), "Args": [str(made_by_a_binary)]}},
-        ],
-        Steps=[{"Name": "s3-script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
-                    "Jar": script_runner, "Args": ["s3://no-shebang/step.sh", "one"]}},
-               {"Name": "local-script", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {
-                    "Jar": script_runner, "Args": [str(local_script), "two"]}}],
-    )["JobFlowId"]
-    assert wait_cluster_ended(emr, cluster_id)["Status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
-    assert made_by_a_binary.is_dir()
-    steps = {s["Name"]: s for s in emr.list_steps(ClusterId=cluster_id)["Steps"]}
-    assert {name: step["Status"]["State"] for name, step in steps.items()} == {
+    assert ended_cluster["status"]["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
+    assert (workdir / "made-by-a-binary").is_dir()
+    steps = ended_cluster["steps"]
+    assert {name: steps[name]["Status"]["State"] for name in ("s3-script", "local-script")} == {
         "s3-script": "COMPLETED", "local-script": "COMPLETED"}
-    assert step_log(server, cluster_id, steps["s3-script"]["Id"]) == "s3 step got one, bootstrapped with sh\n"
-    assert step_log(server, cluster_id, steps["local-script"]["Id"]) == "local step got two\n"
+    assert step_log(server, ended_cluster["id"], steps["s3-script"]["Id"]) == "s3 step got one, bootstrapped with sh\n"
+    assert step_log(server, ended_cluster["id"], steps["local-script"]["Id"]) == "local step got two\n"
