@@ -142,8 +142,10 @@ def serve(options: ServerOptions) -> None:
 def _settle_heap() -> None:
     """Load what every request needs, then move the heap built so far out of Python's
     collector. A full collection walks every tracked object under the GIL: with the
-    ~100,000 that botocore's models, SQLAlchemy and the app leave, one took 50-140 ms,
-    during which no request was answered (the p99 of bench/api_load.py)."""
+    ~100,000 that botocore's models, SQLAlchemy and the app leave, one took 50-140 ms
+    (up to 480 ms on a loaded machine), during which no request is answered. Frozen,
+    the longest took 37 ms; bench/api_load.py's paced p99 did not move measurably with
+    it (docs/benchmarks.md, run 3), so the tail has another main cause."""
     for name in emr_protocol.service_model().operation_names:
         emr_protocol.operation_model(name)
     gc.collect()
