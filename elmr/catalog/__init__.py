@@ -98,5 +98,10 @@ def runtime_applications() -> dict[str, str]:
     return dict(_releases()[2])
 
 
+def release_version(label: str) -> tuple:
+    """emr-6.15.0 -> (6, 15, 0), for ordering and comparing releases."""
+    return tuple(int(part) for part in label.removeprefix("emr-").split("."))
+
+
 def _version_key(release: Release) -> tuple:
-    return tuple(int(part) for part in release.label.removeprefix("emr-").split("."))
+    return release_version(release.label)

@@ -4,6 +4,7 @@ their checks: when a cluster may be resized at all, how small its core capacity
 may get, and what a managed scaling policy may say, its ComputeLimits and its
 Advanced Scaling (policies.py, RunJobFlow)."""
 
+from elmr import catalog
 from elmr.service.errors import ValidationException
 from elmr.store.models import Cluster
 from elmr.store.scaling_records import UTILIZATION_PERFORMANCE_INDEXES
@@ -59,15 +60,10 @@ def check_managed_scaling_policy(policy: dict, uses_fleets: bool, release_label:
         raise ValidationException(
             f"ManagedScalingPolicy: UtilizationPerformanceIndex {index} is not valid; use one of "
             f"{', '.join(map(str, UTILIZATION_PERFORMANCE_INDEXES))}.")
-    if strategy == "ADVANCED" and _release_version(release_label) < _ADVANCED_SCALING_SINCE:
+    if strategy == "ADVANCED" and catalog.release_version(release_label) < _ADVANCED_SCALING_SINCE:
         raise ValidationException(
             f"ManagedScalingPolicy: ScalingStrategy ADVANCED (Advanced Scaling) is available with Amazon EMR "
             f"releases 7.0.0 and later; the cluster runs {release_label}.")
-
-
-def _release_version(label: str) -> tuple:
-    """emr-6.15.0 -> (6, 15, 0)."""
-    return tuple(int(part) for part in label.removeprefix("emr-").split(".") if part.isdigit())
 
 
 def check_compute_limits(limits: dict | None, uses_fleets: bool) -> None:
