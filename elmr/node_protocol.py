@@ -88,6 +88,10 @@ SERVER_ONLY_VARIABLES = ("ELMR_ACCESS_KEY_ID", "ELMR_SECRET_ACCESS_KEY", "AWS_AC
 # namespace of its own, where it may overlay EMR's paths (agent/emr_paths.py).
 MOUNT_NAMESPACE_VARIABLE = "ELMR_MOUNT_NAMESPACE"
 
+# The node's directory, in the environment of every process the node starts (YARN's
+# containers too, through its env whitelist): how a provider finds them all.
+NODE_DIR_VARIABLE = "ELMR_NODE_DIR"
+
 # Phases a node's agent reports, in the order they happen.
 PHASE_BOOTSTRAPPING = "BOOTSTRAPPING"  # registered; bootstrap actions, config files
 PHASE_STARTING_DAEMONS = "STARTING_DAEMONS"  # daemons launched, not all serving yet

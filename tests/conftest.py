@@ -22,7 +22,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from elmr.launcher import ServerProcess, free_port, poll_until
-from elmr.providers.local import process_group_alive
+from elmr.providers.local import node_alive, node_members
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,14 +58,18 @@ class ElmrServer(ServerProcess):
             raise AssertionError(f"aws {' '.join(args)} failed: {result.stderr}")
         return result
 
-    def node_process_groups(self) -> list[int]:
-        """Every node process group the store knows of (for cleanup and assertions)."""
+    def node_checkpoints(self) -> list[dict]:
+        """Every started node's provider checkpoint the store knows of (pgid, node_dir)."""
         database = self.data_dir / "elmr.db"
         if not database.exists():
             return []
         with sqlite3.connect(database) as connection:
             rows = connection.execute("SELECT provider_state FROM instances").fetchall()
-        return [json.loads(row[0])["pgid"] for row in rows if "pgid" in json.loads(row[0])]
+        return [state for state in (json.loads(row[0]) for row in rows) if "pgid" in state]
+
+    def node_process_groups(self) -> list[int]:
+        """Every node process group the store knows of (for cleanup and assertions)."""
+        return [checkpoint["pgid"] for checkpoint in self.node_checkpoints()]
 
     def stop_everything(self) -> None:
         """Terminate live clusters through the API, stop the server, then kill any
@@ -78,16 +82,17 @@ class ElmrServer(ServerProcess):
                 if ids:
                     emr.set_termination_protection(JobFlowIds=ids, TerminationProtected=False)
                     emr.terminate_job_flows(JobFlowIds=ids)
-                    wait_for(lambda: not any(alive_group(g) for g in self.node_process_groups()),
-                             40, 0.2, "the nodes to stop")
+                    wait_for(lambda: not any(node_alive(c["pgid"], c.get("node_dir"))
+                                             for c in self.node_checkpoints()), 40, 0.2, "the nodes to stop")
             except Exception:
                 pass
             self.stop()
-        for pgid in self.node_process_groups():
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for checkpoint in self.node_checkpoints():
+            for pid in node_members(checkpoint["pgid"], checkpoint.get("node_dir")):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 @contextmanager
@@ -104,7 +109,7 @@ def cluster_running(emr, waiter: dict, **request):
 
 
 def alive_group(pgid: int) -> bool:
-    return process_group_alive(pgid)
+    return node_alive(pgid)
 
 
 def race_to_create(s3, bucket: str, key: str, writers: int = 8) -> tuple[list[str], bytes]:

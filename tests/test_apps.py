@@ -1,15 +1,20 @@
 """The application layer without daemons: EMR's ports and placement per role, HDFS's
 replication and shrink rule, what a step's HadoopJarStep runs, s3-dist-cp's flags and
-grouping, and how the local provider picks a node's address."""
+grouping, and how the local provider picks a node's address and finds its processes."""
 
+import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from elmr.apps import hdfs, registry, s3_dist_cp, step_commands
+from elmr.node_protocol import NODE_DIR_VARIABLE
 from elmr.providers import local
-from elmr.providers.base import NodeRequest
+from elmr.providers.base import NodeRequest, NodeStatus
 
 
 def test_each_role_declares_emrs_ports():
@@ -90,3 +95,32 @@ def test_a_node_gets_an_address_of_its_own_where_its_ports_are_free(tmp_path, mo
     # An address this server already handed out is never handed out again.
     monkeypatch.setattr(local, "_random_address", iter(["127.31.7.10", "127.31.7.11"]).__next__)
     assert provider.allocate(NodeRequest("j-X", "ci-2", "CORE", {}))["address"] == "127.31.7.11"
+
+
+def test_a_node_is_not_gone_while_a_container_that_left_its_session_runs(tmp_path):
+    """YARN starts each container in a session of its own (setsid); a NodeManager
+    killed before it stopped them leaves them running. The node counts them by the
+    ELMR_NODE_DIR they carry, stays alive while they run, and a forced stop ends them."""
+    node_dir = tmp_path / "nodes" / "j-X" / "ci-1"
+    node_dir.mkdir(parents=True)
+    env = {**os.environ, NODE_DIR_VARIABLE: str(node_dir.resolve())}
+    leader = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    container = subprocess.Popen(["setsid", "sleep", "600"], env=env)
+    stranger = subprocess.Popen(["setsid", "sleep", "600"], env={**env, NODE_DIR_VARIABLE: str(tmp_path)})
+    checkpoint = {"pid": leader.pid, "pgid": leader.pid, "node_dir": str(node_dir)}
+    provider = local.LocalProvider(tmp_path)
+    try:
+        wait_for(lambda: container.pid in local.node_members(leader.pid, str(node_dir)), 10, 0.1,
+                 "the container counted")
+        assert stranger.pid not in local.node_members(leader.pid, str(node_dir))
+        leader.kill()
+        leader.wait()
+        assert provider.poll(checkpoint).state == NodeStatus.AGENT_GONE, "its container still runs"
+        provider.stop(checkpoint, force=True)
+        assert container.wait(10) == -signal.SIGKILL
+        assert provider.poll(checkpoint).state == NodeStatus.GONE
+        assert stranger.poll() is None, "another node's process is left alone"
+    finally:
+        for process in (leader, container, stranger):
+            process.kill()
+            process.wait()

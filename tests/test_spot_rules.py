@@ -78,6 +78,23 @@ def test_a_notice_makes_the_node_leave_its_replacement_start_and_the_node_end_at
     assert {n.id for n in world.nodes(cluster_id, "TASK")} >= {kept.id}
 
 
+def test_a_node_whose_notice_ran_out_before_its_cluster_ended_says_ec2_took_it(world):
+    """The notice ends while the loop is behind (no pass in between), then the user
+    terminates the cluster: EC2 took the node first, and its reason says so."""
+    cluster_id = spot_task_cluster(world, count=1)
+    world.bring_up(cluster_id)
+    [noticed] = world.nodes(cluster_id, "TASK")
+    interrupt(world, noticed)
+    world.clock.advance(121)
+    clusters.terminate_job_flows(world.ctx, {"JobFlowIds": [cluster_id]})
+    world.advance(12)
+    taken = world.node(noticed.id)
+    assert taken.state == "TERMINATED" and taken.state_reason_code == "INSTANCE_FAILURE"
+    assert taken.state_reason_message.startswith("Server.SpotInstanceTermination")
+    [replacement] = [n for n in world.nodes(cluster_id, "TASK", live=False) if n.id != noticed.id]
+    assert replacement.state_reason_message == "Cluster was terminated."
+
+
 def test_a_capacity_crunch_interrupts_the_newest_and_the_group_waits_to_replace_them(world):
     set_capacity(world, "m5.xlarge", 5)
     cluster_id = spot_task_cluster(world)

@@ -15,7 +15,7 @@ from elmr.apps import classifications, hadoop_home, yarn
 from elmr.apps.base import DaemonPlan, NodeContext
 from elmr.apps.registry import APPLICATIONS
 from elmr.apps.spark import Spark, spark_home
-from elmr.node_protocol import SERVER_ONLY_VARIABLES, NodeSpec
+from elmr.node_protocol import NODE_DIR_VARIABLE, SERVER_ONLY_VARIABLES, NodeSpec
 
 log = logging.getLogger("elmr.agent.apps")
 HADOOP_XML = ("core-site", "hdfs-site", "yarn-site", "mapred-site", "capacity-scheduler")
@@ -56,13 +56,14 @@ class NodeApplications:
         for name in ENV_CLASSIFICATIONS:
             env.update(classifications.exports(spec.configurations, name))
         env.update(
-            ELMR_NODE_DIR=str(self.node_dir), ELMR_CLUSTER_ID=spec.cluster_id,
+            ELMR_CLUSTER_ID=spec.cluster_id,
             ELMR_INSTANCE_ID=spec.ec2_instance_id, ELMR_INSTANCE_ROLE=spec.role,
             ELMR_INSTANCE_TYPE=spec.instance_type,
             PATH=f"{hadoop_home.bin_dir(self.node_dir)}:{env.get('PATH', '/usr/bin:/bin')}",
             AWS_ENDPOINT_URL=spec.server_url, AWS_ENDPOINT_URL_S3=spec.server_url,
             AWS_ENDPOINT_URL_EMR=spec.server_url, AWS_REGION=spec.region, AWS_DEFAULT_REGION=spec.region,
         )
+        env[NODE_DIR_VARIABLE] = str(self.node_dir)  # the provider finds the node's processes by it
         # The node's own Python first (python_env.py): what steps, bootstrap actions
         # and Spark's Python workers run as python3.
         env.update(python_env.variables(self.node_dir, env["PATH"]))

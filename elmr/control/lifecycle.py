@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from elmr.control import idle
 from elmr.control.groups import daemons_registered
-from elmr.control.nodes import Context, stop
+from elmr.control.nodes import Context, keep_interruption, stop
 from elmr.control.plan import Plan
 from elmr.store import step_rules
 from elmr.store.models import Cluster
@@ -31,6 +31,7 @@ def wind_down(session: Session, cluster: Cluster, nodes: list, statuses: dict,
               plan: Plan, ctx: Context) -> None:
     """Stop every node; once none is left, the cluster has ended."""
     for node in nodes:
+        keep_interruption(node, ctx.notices.get(node.id), plan.now)
         stop(node, statuses.get(node.id), plan, ctx)
     if all(node.state == "TERMINATED" for node in nodes):
         _finish(session, cluster, plan.now)

@@ -106,6 +106,16 @@ def _under_notice(cluster: Cluster, node: Instance, notice: Notice, status: Node
     stop(node, status, plan, ctx)
 
 
+def keep_interruption(node: Instance, notice: Notice | None, now: datetime) -> None:
+    """A spot node whose notice ran out before anyone asked it to stop was taken by
+    EC2 then, even when the cluster's termination reaches it before a pass of the
+    loop did (a loaded machine): it ends with the interruption's reason, as its bill
+    already says (cost_report.life_of)."""
+    asked_to_stop_at = node.stop_requested_at or now
+    if notice is not None and notice.takes_effect_at <= asked_to_stop_at:
+        node.state_reason_code, node.state_reason_message = notice.state_change_reason
+
+
 def _launch(cluster: Cluster, node: Instance, plan: Plan, ctx: Context) -> None:
     """Start a node never started (or whose start was cut short: the provider
     adopts an agent already running). A start that failed waits for its backoff;

@@ -7,8 +7,10 @@ one another node of this server holds, so servers and other programs on the host
 using loopback addresses do not collide with it.
 
 The agent is started as the leader of a new session (`start_new_session=True`), so
-the node's processes survive the server being killed, a restarted server finds them
-again from the checkpoint (pid), and `killpg` reaches everything the node started.
+the node's processes survive the server being killed and a restarted server finds
+them again from the checkpoint (pid). A node's processes are its session and YARN's
+containers, which leave it (node_members): a node taken by force takes them too, as
+EC2 takes a whole machine.
 """
 
 import os
@@ -18,10 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from functools import cache
 from pathlib import Path
 
-from elmr.node_protocol import MOUNT_NAMESPACE_VARIABLE, SERVER_ONLY_VARIABLES, NodeSpec
+from elmr.node_protocol import MOUNT_NAMESPACE_VARIABLE, NODE_DIR_VARIABLE, SERVER_ONLY_VARIABLES, NodeSpec
 from elmr.providers.base import NodeProvider, NodeRequest, NodeStatus
 
 # What one node costs the host (agent, two to four daemon JVMs of 192-256 MiB heap,
@@ -81,9 +84,10 @@ def mount_namespace_prefix() -> tuple:
     return ()
 
 
-def _agent_env() -> dict:
+def _agent_env(node_dir: Path) -> dict:
     """The server's environment without its root key (nodes get the cluster's own)."""
     env = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_VARIABLES}
+    env[NODE_DIR_VARIABLE] = str(node_dir.resolve())
     if mount_namespace_prefix():
         env[MOUNT_NAMESPACE_VARIABLE] = "1"
     return env
@@ -98,7 +102,7 @@ def _cmdline(pid: int) -> list[str]:
 
 
 def _stat_fields(pid: str) -> list[str]:
-    """/proc/PID/stat after the command name: [state, ppid, pgrp, …]."""
+    """/proc/PID/stat after the command name: [state, ppid, pgrp, session, …]."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -106,29 +110,72 @@ def _stat_fields(pid: str) -> list[str]:
     return raw[raw.rindex(")") + 2:].split()
 
 
-def session_members(session_id: int) -> list[int]:
-    """Live (non-zombie) processes of a session. A node is one session: its agent,
+# Which node a process was started for, by (pid, start time): a process's
+# environment is fixed when it starts, so its environ is read once. Polls of
+# different nodes share it from the actuator's threads.
+_node_dir_of_process: dict[tuple[str, str], str | None] = {}
+_node_dir_lock = threading.Lock()
+
+
+def _node_dir_in_environ(pid: str) -> str | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = NODE_DIR_VARIABLE.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix):].decode(errors="replace")
+    return None
+
+
+def node_members(session_id: int, node_dir: str | None = None) -> list[int]:
+    """Live (non-zombie) processes of a node. A node is one session: its agent,
     daemons, and steps (each step in a process group of its own, so it can be
-    cancelled alone). Orphaned node processes are reparented to PID 1, which does
-    not always reap them, so zombies are skipped rather than counted alive."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+    cancelled alone); and, given its directory, YARN's containers, which the
+    NodeManager starts in sessions of their own (setsid) but which carry the node's
+    ELMR_NODE_DIR (YARN's env whitelist passes it): a NodeManager killed before it
+    stopped them leaves them running, and the node is not gone while they are.
+    Orphaned node processes are reparented to PID 1, which does not always reap
+    them, so zombies are skipped rather than counted alive."""
+    wanted = str(Path(node_dir).resolve()) if node_dir is not None else None  # as the agent has it
+    members, seen = [], set()
+    with _node_dir_lock:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
             fields = _stat_fields(entry.name)
-            if len(fields) > 3 and fields[3] == str(session_id) and fields[0] not in ("Z", "X"):
+            if len(fields) < 20 or fields[0] in ("Z", "X"):
+                continue
+            if fields[3] == str(session_id):
                 members.append(int(entry.name))
+            elif wanted is not None:
+                key = (entry.name, fields[19])  # field 22 of stat: the process's start time
+                seen.add(key)
+                if key not in _node_dir_of_process:
+                    _node_dir_of_process[key] = _node_dir_in_environ(entry.name)
+                if _node_dir_of_process[key] == wanted:
+                    members.append(int(entry.name))
+        if wanted is not None:
+            for ended in _node_dir_of_process.keys() - seen:
+                del _node_dir_of_process[ended]
     return members
 
 
-def process_group_alive(session_id: int) -> bool:
-    """Is anything of the node (the session its agent leads) still running?"""
-    return bool(session_members(session_id))
+def session_members(session_id: int) -> list[int]:
+    """The processes of a node's session alone (what the agent started directly)."""
+    return node_members(session_id)
 
 
-def signal_session(session_id: int, signum: int) -> None:
-    for pid in session_members(session_id):
+def node_alive(session_id: int, node_dir: str | None = None) -> bool:
+    """Is anything of the node still running?"""
+    return bool(node_members(session_id, node_dir))
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
         try:
-            os.kill(pid, signum)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
 
@@ -177,7 +224,7 @@ class LocalProvider(NodeProvider):
         spec.write(node_dir)
         with open(node_dir / "logs" / "agent.out", "ab") as output:
             process = subprocess.Popen(
-                [*mount_namespace_prefix(), *_agent_command(node_dir)], cwd=node_dir, env=_agent_env(),
+                [*mount_namespace_prefix(), *_agent_command(node_dir)], cwd=node_dir, env=_agent_env(node_dir),
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self._children[process.pid] = process
@@ -189,7 +236,7 @@ class LocalProvider(NodeProvider):
         if pgid is None:
             return
         if force:
-            signal_session(pgid, signal.SIGKILL)
+            _kill_all(node_members(pgid, checkpoint.get("node_dir")))
         else:  # the agent stops its steps and daemons in order
             try:
                 os.killpg(pgid, signal.SIGTERM)
@@ -201,7 +248,7 @@ class LocalProvider(NodeProvider):
         if pgid is None:
             return NodeStatus(NodeStatus.GONE)
         exit_code = self._reap(checkpoint.get("pid"))
-        members = session_members(pgid)
+        members = node_members(pgid, checkpoint.get("node_dir"))
         if pgid in members:  # the agent leads the node's session
             return NodeStatus(NodeStatus.RUNNING)
         return NodeStatus(NodeStatus.AGENT_GONE if members else NodeStatus.GONE, exit_code)
