@@ -90,11 +90,25 @@ def test_a_node_gets_an_address_of_its_own_where_its_ports_are_free(tmp_path, mo
         provider = local.LocalProvider(tmp_path)
         checkpoint = provider.allocate(NodeRequest("j-X", "ci-1", "CORE", {"web": busy_port, "shuffle": 0}))
     assert checkpoint["address"] == "127.31.7.10", "the address whose port was busy is skipped"
-    assert checkpoint["ports"]["web"] == busy_port and checkpoint["ports"]["shuffle"] > 0
+    assert checkpoint["ports"]["web"] == busy_port
+    # A port bound on every address comes from under the kernel's ephemeral range,
+    # where no outgoing connection can take it before the daemon binds it.
+    assert local.WILDCARD_PORT_FLOOR <= checkpoint["ports"]["shuffle"] < local.ephemeral_port_floor()
     assert Path(checkpoint["node_dir"]).is_dir()
     # An address this server already handed out is never handed out again.
     monkeypatch.setattr(local, "_random_address", iter(["127.31.7.10", "127.31.7.11"]).__next__)
     assert provider.allocate(NodeRequest("j-X", "ci-2", "CORE", {}))["address"] == "127.31.7.11"
+
+
+def test_ports_bound_on_every_address_are_never_handed_out_twice(tmp_path, monkeypatch):
+    addresses = iter(["127.31.8.1", "127.31.8.2"])
+    monkeypatch.setattr(local, "_random_address", lambda: next(addresses))
+    offered = iter([24001, 24001, 24002])  # the second node is offered the first one's port first
+    monkeypatch.setattr(local.random, "randrange", lambda *_: next(offered))
+    provider = local.LocalProvider(tmp_path)
+    first = provider.allocate(NodeRequest("j-X", "ci-1", "CORE", {"shuffle": 0}))["ports"]["shuffle"]
+    second = provider.allocate(NodeRequest("j-X", "ci-2", "CORE", {"shuffle": 0}))["ports"]["shuffle"]
+    assert (first, second) == (24001, 24002)
 
 
 def test_a_node_is_not_gone_while_a_container_that_left_its_session_runs(tmp_path):

@@ -34,12 +34,35 @@ MEMORY_PER_NODE_MIB = 1536
 # own services), C never 0 or 255.
 ADDRESS_FIRST_OCTETS = range(16, 255)
 ADDRESS_TRIES = 500
+# Ports Hadoop binds on every address (the shuffle, DataNode transfer) are picked from
+# here, under the kernel's ephemeral range: a port bind(0) hands out is one the kernel
+# may give the next outgoing connection, which then holds it when the daemon binds.
+WILDCARD_PORT_FLOOR = 20000
 
 
 def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((address, 0))
         return probe.getsockname()[1]
+
+
+def ephemeral_port_floor() -> int:
+    """The lowest port the kernel picks for bind(0) and outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def free_wildcard_port(taken: set[int]) -> int:
+    """A port free on every address, below the ephemeral range and not in `taken`."""
+    ceiling = ephemeral_port_floor()
+    if ceiling > WILDCARD_PORT_FLOOR:
+        for _ in range(ADDRESS_TRIES):
+            port = random.randrange(WILDCARD_PORT_FLOOR, ceiling)
+            if port not in taken and port_is_free("", port):
+                return port
+    return free_port("")
 
 
 def port_is_free(address: str, port: int) -> bool:
@@ -200,14 +223,20 @@ class LocalProvider(NodeProvider):
         self._children: dict[int, subprocess.Popen] = {}  # to reap what we started
         self._exit_codes: dict[int, int] = {}  # how the agents we reaped ended
         self._held = set(held_addresses)
+        self._wildcard_ports: set[int] = set()  # handed out by this server
 
     def allocate(self, node: NodeRequest) -> dict:
         node_dir = self.nodes_dir / node.cluster_id / node.instance_id
         (node_dir / "logs").mkdir(parents=True, exist_ok=True)
         address = self._free_address([port for port in node.ports.values() if port])
         self._held.add(address)
-        ports = {name: port or free_port("") for name, port in node.ports.items()}
+        ports = {name: port or self._wildcard_port() for name, port in node.ports.items()}
         return {"node_dir": str(node_dir), "address": address, "ports": ports}
+
+    def _wildcard_port(self) -> int:
+        port = free_wildcard_port(self._wildcard_ports)
+        self._wildcard_ports.add(port)
+        return port
 
     def _free_address(self, ports: list[int]) -> str:
         for _ in range(ADDRESS_TRIES):
