@@ -143,6 +143,8 @@ def test_slow_start_of_one_cluster_holds_up_no_other(store):
             fast_nodes = {n.id for n in world.nodes(fast)}
             wait_for(lambda: world.settle() >= 0 and fast_nodes <= set(provider.starts), 30,
                      what="the other cluster's nodes to start")
+            # Both of the slow cluster's starts are in flight (pool threads call them).
+            wait_for(lambda: provider.slow_calls == 2, 30, what="the slow cluster's two starts")
             world.advance(10)
             assert provider.slow_calls == 2, "a start in flight is not started again"
         finally:
