@@ -93,9 +93,13 @@ def scale(cluster: Cluster, live: list[Instance], plan: Plan, ctx: Context) -> N
     current = total_units(holders, now_steps)
     wanted = _wanted(current, holders, live, _load(live), limits, pace(policy, ctx.settings), state, plan.now)
     floor = core_floor(cluster)
-    added_groups = _missing_task_groups(cluster, holders, limits, wanted.units, floor, plan.now)
-    able = holders_of([*cluster.groups, *added_groups], cluster.fleets, limits.unit_type) if added_groups else holders
-    allowed = total_units(able, resize(able, limits, wanted.units, floor))
+    able = holders
+    allowed = total_units(holders, resize(holders, limits, wanted.units, floor))
+    added_groups = (_missing_task_groups(cluster, holders, limits, wanted.units, floor, plan.now)
+                    if allowed < wanted.units else [])
+    if added_groups:
+        able = holders_of([*cluster.groups, *added_groups], cluster.fleets, limits.unit_type)
+        allowed = total_units(able, resize(able, limits, wanted.units, floor))
     if wanted.units > allowed:
         state["limited"] = f"Wanted {wanted.units} unit(s); the ComputeLimits and the cluster's groups allow {allowed}."
     else:
@@ -153,14 +157,15 @@ def _wanted(current: int, holders: list[Holder], live: list[Instance], load: Loa
 
 def _missing_task_groups(cluster: Cluster, holders: list[Holder], limits: Limits, wanted: int, floor: int,
                          now: datetime) -> list[InstanceGroup]:
-    """The task instance groups growth needs and the cluster lacks, not yet attached.
-    EMR's managed scaling adds task capacity to a cluster of instance groups that has
-    no task group for it: when core capacity is capped (MaximumCoreCapacityUnits) an
-    On-Demand task group, when On-Demand capacity is capped
-    (MaximumOnDemandCapacityUnits) a Spot one, of the core group's instance type.
-    A cluster of instance fleets grows only the fleets it has."""
+    """The task instance groups growth needs and the cluster lacks, not yet attached
+    (asked when the groups it has cannot reach `wanted`). EMR's managed scaling adds
+    task capacity to a cluster of instance groups that has no task group for it: when
+    core capacity is capped (MaximumCoreCapacityUnits) an On-Demand task group, when
+    On-Demand capacity is capped (MaximumOnDemandCapacityUnits) a Spot one, of the
+    core group's instance type. A cluster of instance fleets grows only the fleets it
+    has."""
     core = next((g for g in cluster.groups if g.role == "CORE" and g.state != "TERMINATED"), None)
-    if cluster.fleets or core is None or total_units(holders, resize(holders, limits, wanted, floor)) >= wanted:
+    if cluster.fleets or core is None:
         return []
     added = []
     for market in ("ON_DEMAND", "SPOT"):
