@@ -67,13 +67,9 @@ class ElmrServer(ServerProcess):
             rows = connection.execute("SELECT provider_state FROM instances").fetchall()
         return [state for state in (json.loads(row[0]) for row in rows) if "pgid" in state]
 
-    def node_process_groups(self) -> list[int]:
-        """Every node process group the store knows of (for cleanup and assertions)."""
-        return [checkpoint["pgid"] for checkpoint in self.node_checkpoints()]
-
     def stop_everything(self) -> None:
         """Terminate live clusters through the API, stop the server, then kill any
-        node process group that is still there (a failed test must not leak)."""
+        node process still there, YARN containers included (a failed test must not leak)."""
         if self.process and self.process.poll() is None:
             try:
                 emr = self.client()

@@ -115,6 +115,7 @@ def test_every_key_stays_inside_its_bucket(server, s3, bucket, key):
     s3.delete_object(Bucket=bucket, Key=key)
     assert code_of(s3.head_object, Bucket=bucket, Key=key) == "404"
 
+
 def _holds(path: str, expected: bytes) -> bool:
     """Whether the file at `path` holds exactly `expected`. The walk crosses the session
     server's node directories too: a dangling link there (a node's config link whose

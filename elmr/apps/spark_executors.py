@@ -44,9 +44,9 @@ def executor_size(worker_vcpus: int, worker_memory_mib: int) -> ExecutorSize:
 
     EMR's figure on m5.xlarge, 9486M (and, as public reports of EMR's spark-defaults
     give them, 4743M on m5.large and 18971M on r5.xlarge), is the NodeManager's memory
-    less a twelfth, over 1.1875, i.e. x 44/57 rounded up. elmr takes that, capped so that the executor's container with Spark's
-    10 % overhead and a cluster-mode driver's container (1 GiB + 384 MiB) fit one
-    NodeManager together: m5.xlarge keeps EMR's 9486M (10464 MB + 1408 MB of 12288
+    less a twelfth, over 1.1875, i.e. x 44/57 rounded up. elmr takes that, capped so
+    that the executor's container with Spark's 10 % overhead and a cluster-mode
+    driver's container (1 GiB + 384 MiB) fit one NodeManager together: m5.xlarge keeps EMR's 9486M (10464 MB + 1408 MB of 12288
     MB); an m5.large's 4743M becomes 4305M (4736 + 1408 = 6144 MB). Never under the
     heap Spark accepts; a NodeManager too small for both holds the executor alone.
     """
