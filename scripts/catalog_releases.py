@@ -125,11 +125,72 @@ _GUIDE_COPY_5362 = {"5.36.2": {"Spark": "2.4.8", "HCatalog": "2.3.9"}}
 _THIRD_PARTY_MATRIX = {"5.36.0": {"Spark": "2.4.8"}, "6.8.1": {"Spark": "3.3.0"}, "6.9.0": {"Spark": "3.3.0"},
                        "6.9.1": {"Spark": "3.3.0"}, "6.10.1": {"Spark": "3.3.1"}, "6.11.1": {"Spark": "3.3.2"},
                        "7.4.0": {"Hadoop": "3.4.0"}, "7.5.0": {"Hadoop": "3.4.0"}, "7.6.0": {"Hadoop": "3.4.0"}}
+# The application's "release history" pages (docs.aws.amazon.com/emr/latest/ReleaseGuide/
+# <App>-release-history.html), one table per application, newest label first; each copy's excerpt
+# starts at a different label, so the copies together give these rows: docs.amazonaws.cn/en_us/...
+# .md (from emr-7.13.0), docs.amazonaws.cn/... (zh_cn, .html and .md, from emr-7.12.0 or emr-7.10.0),
+# docs.aws.amazon.com/... and its ja_jp/ko_kr/zh_tw/pt_br/es_es/de_de copies (from emr-7.10.0, or
+# from emr-7.3.0/7.2.0 in older copies; ja_jp and pt_br Hive open with the 5.x table's emr-5.36.2).
+_RELEASE_HISTORY = {
+    "Presto": dict.fromkeys(["7.13.0", "7.12.0", "7.11.0", "7.10.0", "7.9.0", "7.8.0", "7.7.0"], "0.287"),
+    "ZooKeeper": dict.fromkeys(["7.13.0", "7.12.0", "7.11.0", "7.10.0", "7.9.0", "7.8.0"], "3.9.3")
+                 | {"7.7.0": "3.9.2", "7.6.0": "3.9.2", "7.3.0": "3.9.1", "7.2.0": "3.9.1"},
+    "Pig": dict.fromkeys(["7.13.0", "7.12.0", "7.11.0", "7.10.0", "7.9.0", "7.8.0", "7.7.0"], "0.17.0"),
+    "Hive": dict.fromkeys(["7.12.0", "7.11.0", "7.10.0", "7.3.0", "7.2.0"], "3.1.3") | {"5.36.2": "2.3.9"},
+    "HBase": {"7.13.0": "2.6.4", "7.12.0": "2.6.2", "7.11.0": "2.6.2", "7.10.0": "2.6.2", "7.9.0": "2.6.2",
+              "7.8.0": "2.6.1"},
+    "Tez": dict.fromkeys(["7.13.0", "7.12.0", "7.11.0", "7.10.0", "7.9.0", "7.8.0", "7.7.0", "7.6.0"],
+                         "0.10.2"),
+    "Phoenix": {"7.13.0": "5.3.0", "7.12.0": "5.2.1", "7.10.0": "5.2.1", "7.9.0": "5.2.1", "7.8.0": "5.2.1"},
+    "Zeppelin": dict.fromkeys(["7.13.0", "7.12.0", "7.11.0"], "0.11.1"),
+}
+# The application's own page ("<App> version information for emr-X", docs.aws.amazon.com/emr/latest/
+# ReleaseGuide/emr-<app>.html), which names the latest label of each series; copies read at different
+# times name different labels: emr-trino.md (docs.amazonaws.cn/en_us/, emr-7.13.0) and zh_cn
+# emr-trino.html (emr-7.10.0); zh_tw emr-presto.html (emr-7.2.0) and fr_fr (emr-6.14.0); zh_cn
+# emr-phoenix.html (emr-6.15.0); docs.amazonaws.cn emr-pig.html (emr-7.10.0). Trino keeps the name the
+# tables give it, "Trino (PrestoSQL)".
+_APP_PAGES = {"7.13.0": {"Trino (PrestoSQL)": "479"}, "7.10.0": {"Trino (PrestoSQL)": "470", "Pig": "0.17.0"},
+              "7.2.0": {"Presto": "0.285"}, "6.14.0": {"Presto": "0.281"}, "6.15.0": {"Phoenix": "5.1.3"}}
+# GitHub copies of the current Release Guide's emr-<app>.md pages, each giving the latest emr-7.x,
+# emr-6.15.0 and emr-5.36.2 rows (library index file ids, the index does not name the repository):
+# emr-presto.md 58070119468, emr-tensorflow.md 58228797912, emr-tez.md 57924512821, emr-sqoop.md
+# 58083959263, emr-zookeeper.md 70228441928, emr-hue.md 58101672658, emr-jupyterhub.md 58103551271,
+# emr-hudi.md 57913860612, emr-flink.md 58842322197.
+_GUIDE_COPIES = {
+    "7.13.0": {"ZooKeeper": "3.9.3", "Flink": "1.20.0"}, "7.12.0": {"Presto": "0.287", "JupyterHub": "1.5.0"},
+    "7.11.0": {"Tez": "0.10.2", "Hudi": "1.0.2"}, "7.10.0": {"TensorFlow": "2.18.0", "Hue": "4.11.0"},
+    "7.4.0": {"Sqoop": "1.4.7"},
+    "6.15.0": {"Presto": "0.283", "TensorFlow": "2.11.0", "Tez": "0.10.2", "Sqoop": "1.4.7",
+               "ZooKeeper": "3.5.10", "Hue": "4.11.0", "JupyterHub": "1.5.0", "Hudi": "0.14.0",
+               "Flink": "1.17.1"},
+    "5.36.2": {"Presto": "0.267", "TensorFlow": "2.4.1", "Tez": "0.9.2", "Sqoop": "1.4.7",
+               "ZooKeeper": "3.4.14", "Hue": "4.10.0", "JupyterHub": "1.4.1", "Hudi": "0.10.1",
+               "Flink": "1.14.2"},
+}
+# A third party's transcription of the emr-hive page when emr-5.36.1 was the latest 5.x label: the
+# Apache Hive wiki's "Hive Aws EMR" page ("Supported versions", library index file id 24161953955).
+# Its emr-7.0.0 and emr-6.15.0 rows agree with the AWS pages above; no AWS page giving emr-5.36.1's
+# Hive was readable.
+_HIVE_WIKI = {"5.36.1": {"Hive": "2.3.9"}, "7.0.0": {"Hive": "3.1.3"}, "6.15.0": {"Hive": "3.1.3"}}
+
+
+def _by_label(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """{label: {application: version}} from {application: {label: version}}."""
+    releases: dict[str, dict[str, str]] = {}
+    for app, versions in rows.items():
+        for label, version in versions.items():
+            releases.setdefault(label, {})[app] = version
+    return releases
+
+
 READ_LATER = [_PAGE_5360, _PAGE_660, _PAGE_690, _PAGE_6110, _PAGE_6111,
               {label: {"Hadoop": version} for label, version in _HADOOP_HISTORY.items()},
               {label: {"Spark": spark, "Hive": hive} for label, (spark, hive) in _SERVERLESS.items()},
               {label: {"Spark": spark} for label, spark in _EKS_SPARK.items()},
-              _GUIDE_COPY_5362, _THIRD_PARTY_MATRIX]
+              _GUIDE_COPY_5362, _THIRD_PARTY_MATRIX,
+              _by_label(_RELEASE_HISTORY),
+              _APP_PAGES, _GUIDE_COPIES, _HIVE_WIKI]
 
 
 def _cell(text: str) -> str:
