@@ -138,6 +138,7 @@ class NodeSpec:
     # EMR's /mnt/var/lib/info/job-flow.json for this cluster (the agent writes it).
     job_flow: dict = field(default_factory=dict)
     instance_group_id: str = ""  # ig-…
+    applications: list = field(default_factory=list)  # EMR names of what the cluster runs (Hive…)
     # MASTER only: the cluster has no core or task nodes, so this node runs a core
     # node's DataNode and NodeManager too, as EMR runs a single-node cluster.
     runs_tasks: bool = False

@@ -25,6 +25,33 @@ def test_every_artifact_is_pinned_once_with_a_checksum():
     assert versions["hadoop-streaming"] == "3.4.2"
     assert {a.use for a in locked} == set(artifacts.USES)
     assert not any(a.artifact == "bundle" for a in locked), "the 686 MB SDK bundle is excluded"
+    hive = {a.artifact: a.version for a in locked if a.use == "hive" and a.group == "org.apache.hive"}
+    assert hive["hive-exec"] == hive["hive-cli"] == hive["hive-standalone-metastore-server"] == "4.0.1"
+    # Log4j's 1.2 bridge beside Hadoop's reload4j stops a MapReduce task from starting.
+    assert not any(a.artifact == "log4j-1.2-api" for a in locked)
+
+
+def test_the_lock_takes_hives_jars_that_hadoop_does_not_already_hold(tmp_path):
+    def listing(name: str, rows: list[str]) -> Path:
+        jars = []
+        for coordinate in rows:
+            group, artifact, packaging, version = coordinate.split(":")
+            jar = tmp_path / f"{artifact}-{version}.{packaging}"
+            jar.write_bytes(coordinate.encode())
+            jars.append(f"   {coordinate}:compile:{jar} -- module {artifact}")
+        path = tmp_path / name
+        path.write_text("The following files have been resolved:\n" + "\n".join(jars) + "\n")
+        return path
+
+    hadoop = listing("hadoop.txt", ["org.apache.hadoop:hadoop-common:jar:3.5.0", "com.google.guava:guava:jar:33.4.8"])
+    hive = listing("hive.txt", ["org.apache.hive:hive-exec:jar:4.0.1", "com.google.guava:guava:jar:22.0",
+                                "org.apache.curator:apache-curator:pom:5.2.0"])
+    lock = tmp_path / "artifacts.lock"
+    assert artifacts.write_lock(hadoop, hive, lock) == 3
+    rows = {line.split("\t")[0]: line.split("\t")[3] for line in lock.read_text().splitlines()
+            if not line.startswith("#")}
+    assert rows == {"org.apache.hadoop:hadoop-common:3.5.0": "hadoop", "com.google.guava:guava:33.4.8": "hadoop",
+                    "org.apache.hive:hive-exec:4.0.1": "hive"}
 
 
 def _one_jar_lock(tmp_path: Path, body: bytes, pinned_body: bytes) -> tuple[Path, Path]:

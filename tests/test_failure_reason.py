@@ -1,7 +1,7 @@
 """FailureDetails.Message: the line that says why a step failed, extracted from the
 real stdout and stderr of failed Spark, Python, Java and shell runs (tests/data/
 step_failures: spark-submit of PySpark 4.2.0 in local mode, spark-sql, Spark's
-history server, python3, bash). Quick: pure function, no process started."""
+history server, Hive's CLI, python3, bash). Quick: pure function, no process started."""
 
 from pathlib import Path
 
@@ -36,6 +36,9 @@ def sample(name: str) -> tuple[str, str]:
     # INFO before its ERROR "Job not successful!".
     ("streaming_mapper", "Task failed task_1796170528612_0007_m_000000 Job failed as tasks failed. "
                          "failedMaps:1 failedReduces:0 killedMaps:0 killedReduces: 0"),
+    # Hive's CLI (4.0.1, on a cluster) names what failed on a line of its own, after
+    # its warnings and before the same line logged at ERROR with a stack trace.
+    ("hive", "FAILED: SemanticException [Error 10001]: Line 1:17 Table not found 'no_such_table'"),
     # An exception class of the job's own, whatever its name ends with.
     ("custom_exception", "StreamingCommandFailed: streaming command 'python3 -c exit(7)' exited with code 7"),
 ])

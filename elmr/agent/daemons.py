@@ -5,6 +5,7 @@ period."""
 
 import logging
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ class Daemon:
     command: list
     env: dict
     log_path: Path
-    ready_url: str  # answers once the daemon serves
+    ready_url: str  # answers once the daemon serves (http://…, or tcp://host:port for a Thrift port)
     process: subprocess.Popen | None = field(default=None, repr=False)
     served: bool = False
 
@@ -45,7 +46,7 @@ class Daemon:
 
     def serves(self) -> bool:
         if not self.served and self.process is not None and self.exit_code() is None:
-            self.served = answers(self.ready_url)
+            self.served = _serving(self.ready_url)
         return self.served
 
     def exit_code(self) -> int | None:
@@ -63,6 +64,18 @@ class Daemon:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _serving(ready_url: str) -> bool:
+    """An HTTP URL answers, or a tcp://host:port accepts a connection."""
+    if not ready_url.startswith("tcp://"):
+        return answers(ready_url)
+    host, port = ready_url.removeprefix("tcp://").rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def stop_all(daemons: list[Daemon], grace_s: float = 10.0) -> None:

@@ -1,6 +1,7 @@
 """EMR's well-known paths on an elmr node: /usr/lib/spark, /usr/lib/hadoop (its lib/
 and hadoop-streaming.jar), /usr/lib/hadoop-mapreduce (the examples JAR),
-/etc/hadoop/conf, /etc/spark/conf and /mnt/var/lib/info (instance.json, job-flow.json).
+/etc/hadoop/conf, /etc/spark/conf, on a cluster with Hive /usr/lib/hive/lib and
+/etc/hive/conf, and /mnt/var/lib/info (instance.json, job-flow.json).
 
 They are laid out under the node's directory (NODE_DIR/usr/lib, NODE_DIR/etc,
 NODE_DIR/mnt), and where the OS allows a mount namespace per node (the provider
@@ -17,7 +18,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from elmr.apps import hadoop_home
+from elmr.apps import hadoop_home, hive
 from elmr.apps.spark import spark_home
 from elmr.node_protocol import MOUNT_NAMESPACE_VARIABLE, NodeSpec
 
@@ -51,6 +52,8 @@ def lay_out(spec: NodeSpec, node_dir: Path, hadoop_conf: Path, spark_conf: Path)
     _link(usr_lib / "hadoop" / "etc" / "hadoop", hadoop_conf)
     _link(node_dir / "etc" / "hadoop" / "conf", hadoop_conf)
     _link(node_dir / "etc" / "spark" / "conf", spark_conf)
+    if hive.NAME in spec.applications:
+        _link(node_dir / "etc" / "hive" / "conf", hive.conf_dir_of(node_dir))
     info = node_dir / "mnt" / "var" / "lib" / "info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "instance.json").write_text(json.dumps(instance_info(spec), indent=2))

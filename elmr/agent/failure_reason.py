@@ -5,7 +5,7 @@ Pure: it reads the text of the step's stdout and stderr (spark-submit sends a Py
 driver's traceback to stdout; Java, spark-sql and shells write to stderr) and tries,
 strongest evidence first: the last Python traceback's exception line; Java's
 `Exception in thread …`; a Spark error class (`[TABLE_OR_VIEW_NOT_FOUND] …`);
-`Error: …` lines and shell errors; a MapReduce job's own diagnostics (`Job … failed
+`Error: …` lines, Hive's `FAILED: …` and shell errors; a MapReduce job's own diagnostics (`Job … failed
 with state FAILED due to: …`, which the job's client logs at INFO before its ERROR
 `Job not successful!`); log4j ERROR lines; a Java exception line; and last, the last
 line that is not logging noise."""
@@ -22,7 +22,7 @@ _NOISE = re.compile(
 # name any exception class's (StreamingCommandFailed as much as ValueError).
 _PYTHON_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(: .*)?$")
 _SPARK_ERROR_CLASS = re.compile(r"^(Error in query: )?\[[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*\] ")
-_ERROR_LINE = re.compile(r"^(Error|ERROR|error|FATAL|Fatal)\b[:\s]|\b\w*: error: |: command not found$"
+_ERROR_LINE = re.compile(r"^(Error|ERROR|error|FATAL|Fatal)\b[:\s]|^FAILED: |\b\w*: error: |: command not found$"
                          r"|: No such file or directory$|: Permission denied$|can't open file")
 _MAPREDUCE_FAILED = " failed with state FAILED due to: "
 _JAVA_EXCEPTION = re.compile(r"^(Caused by: )?([a-z_$][\w$]*\.)+[A-Z][\w$]*(Exception|Error)(: .*)?$")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from elmr.agent import python_env
 from elmr.agent.daemons import Daemon
-from elmr.apps import classifications, hadoop_home, yarn
+from elmr.apps import classifications, hadoop_home, hive, yarn
 from elmr.apps.base import DaemonPlan, NodeContext
 from elmr.apps.registry import APPLICATIONS
 from elmr.apps.spark import Spark, spark_home
@@ -73,7 +73,8 @@ class NodeApplications:
         return env
 
     def lay_out(self) -> None:
-        """Hadoop's jars and launchers, Spark's programs and `aws` on the node's PATH.
+        """Hadoop's jars and launchers, Spark's programs, `aws` and `hive` on the node's PATH
+        (Hive's jars too on a cluster with Hive).
         ArtifactsMissing when setup has not fetched Hadoop."""
         hadoop_home.lay_out(self.node_dir)
         hadoop_home.write_launchers(self.node.hadoop_conf_dir, self.node_dir)
@@ -84,11 +85,9 @@ class NodeApplications:
             link = bin_dir / name
             if target.exists() and not link.is_symlink():
                 link.symlink_to(target)
-        scripts = {"s3-dist-cp": f'"{sys.executable}" -m elmr.apps.s3_dist_cp',  # EMR's copy tool
-                   "hive": f'"{spark_home() / "bin" / "spark-sql"}"'}  # Hive through Spark SQL
-        for name, command in scripts.items():
-            (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')
-            (bin_dir / name).chmod(0o755)
+        hadoop_home.write_program(self.node_dir, "s3-dist-cp",  # EMR's copy tool
+                                  f'#!/bin/sh\nexec "{sys.executable}" -m elmr.apps.s3_dist_cp "$@"\n')
+        hive.lay_out(self.node, spark_home() / "bin" / "spark-sql")
         for directory in ("hdfs", "yarn", "tmp", "logs"):
             (self.node_dir / directory).mkdir(parents=True, exist_ok=True)
 

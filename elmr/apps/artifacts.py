@@ -8,7 +8,9 @@ names what is missing and the command that fetches it.
 
 Uses: `hadoop` (daemons and clients: the Hadoop classpath), `s3a` (hadoop-aws and the
 SDK: on Hadoop's classpath and added to Spark's, whose Hadoop client is PySpark's own
-shaded one), `tool` (jars users name in steps: hadoop-streaming, MapReduce examples).
+shaded one), `tool` (jars users name in steps: hadoop-streaming, MapReduce examples),
+`hive` (Hive's CLI and metastore, after Hadoop's classpath; resolved from
+jvm/hive-pom.xml apart from Hadoop's, without the jars Hadoop's closure already has).
 """
 
 import argparse
@@ -23,7 +25,7 @@ from pathlib import Path
 
 LOCK_FILE = Path(__file__).with_name("jvm") / "artifacts.lock"
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
-USES = ("hadoop", "s3a", "tool")
+USES = ("hadoop", "s3a", "tool", "hive")
 FETCH_THREADS = 8
 SETUP_HINT = "run scripts/setup (it fetches them from Maven Central once)"
 
@@ -160,9 +162,10 @@ def _use_of(group: str, artifact: str) -> str:
     return "hadoop"
 
 
-def write_lock(maven_list: Path, lock_file: Path = LOCK_FILE) -> int:
-    """The lock from `mvn dependency:list -DoutputAbsoluteArtifactFilename=true`'s output
-    (group:artifact:jar[:classifier]:version:scope:/path/to.jar per line)."""
+def _maven_rows(maven_list: Path) -> list[tuple[str, str, str, Path]]:
+    """(group, artifact, pinned coordinate, jar) per line of `mvn dependency:list
+    -DoutputAbsoluteArtifactFilename=true`'s output
+    (group:artifact:jar[:classifier]:version:scope:/path/to.jar)."""
     rows = []
     for line in maven_list.read_text().splitlines():
         line = line.strip().split(" -- ")[0]
@@ -170,16 +173,32 @@ def write_lock(maven_list: Path, lock_file: Path = LOCK_FILE) -> int:
             continue
         coordinate, path = line.split(":/", 1)
         fields = coordinate.split(":")
-        group, artifact, _packaging = fields[:3]
+        group, artifact, packaging = fields[:3]
+        if packaging == "pom":  # a parent or BOM listed as a dependency: no jar to fetch
+            continue
         classifier = fields[3] if len(fields) == 6 else ""
         version = fields[-2]
-        jar_path = Path("/" + path)
         pinned = ":".join([group, artifact, version] + ([classifier] if classifier else []))
-        rows.append(f"{pinned}\t{_sha256(jar_path)}\t{jar_path.stat().st_size}\t{_use_of(group, artifact)}")
-    header = ("# elmr's JVM artifacts, written by scripts/lock-jvm-artifacts from jvm/pom.xml: do not edit.\n"
-              "# coordinate (group:artifact:version[:classifier])\tsha256\tbytes\tuse (hadoop | s3a | tool)\n")
-    lock_file.write_text(header + "\n".join(sorted(rows)) + "\n")
-    return len(rows)
+        rows.append((group, artifact, pinned, Path("/" + path)))
+    return rows
+
+
+def write_lock(maven_list: Path, hive_list: Path | None = None, lock_file: Path = LOCK_FILE) -> int:
+    """The lock from Hadoop's resolved closure and, apart, Hive's: a Hive jar whose
+    group:artifact Hadoop's closure holds is left out (Hadoop's comes first on the
+    classpath, so Hive's copy would never be loaded)."""
+    hadoop_rows = _maven_rows(maven_list)
+    held = {(group, artifact) for group, artifact, _, _ in hadoop_rows}
+    hive_rows = [row for row in (_maven_rows(hive_list) if hive_list else []) if row[:2] not in held]
+    lines = [f"{pinned}\t{_sha256(jar_path)}\t{jar_path.stat().st_size}\t{_use_of(group, artifact)}"
+             for group, artifact, pinned, jar_path in hadoop_rows]
+    lines += [f"{pinned}\t{_sha256(jar_path)}\t{jar_path.stat().st_size}\thive"
+              for _, _, pinned, jar_path in hive_rows]
+    header = ("# elmr's JVM artifacts, written by scripts/lock-jvm-artifacts from jvm/pom.xml and\n"
+              "# jvm/hive-pom.xml: do not edit.\n"
+              "# coordinate (group:artifact:version[:classifier])\tsha256\tbytes\tuse (hadoop | s3a | tool | hive)\n")
+    lock_file.write_text(header + "\n".join(sorted(lines)) + "\n")
+    return len(lines)
 
 
 def main(argv: list[str]) -> int:
@@ -187,8 +206,9 @@ def main(argv: list[str]) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("fetch", help="fetch the locked jars the cache lacks, checking checksums")
     commands.add_parser("check", help="exit 1 naming what the cache lacks")
-    lock = commands.add_parser("lock", help="write the lock from mvn dependency:list output")
-    lock.add_argument("maven_list", type=Path)
+    lock = commands.add_parser("lock", help="write the lock from mvn dependency:list outputs")
+    lock.add_argument("maven_list", type=Path, help="jvm/pom.xml's closure (Hadoop)")
+    lock.add_argument("--hive", type=Path, help="jvm/hive-pom.xml's closure")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
@@ -198,7 +218,7 @@ def main(argv: list[str]) -> int:
             classpath(*USES)
             print(f"JVM artifacts: all {len(locked())} present in {cache_dir()}")
         else:
-            print(f"locked {write_lock(args.maven_list)} jars in {LOCK_FILE}")
+            print(f"locked {write_lock(args.maven_list, args.hive)} jars in {LOCK_FILE}")
     except (ArtifactsMissing, OSError) as failure:
         print(f"elmr: {failure}", file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
 """The application contract: one class per application a cluster runs (HDFS, YARN,
-MapReduce, Spark; later Hive, Trino, Spark Connect). Adding an application means one
+MapReduce, Spark, Hive; later Trino, Spark Connect). Adding an application means one
 module with one subclass, listed in `registry.py`; nothing else changes.
 
 Both sides use a class: the server asks for the ports a node of a role needs (the
@@ -44,7 +44,7 @@ MASTER, CORE, TASK = "MASTER", "CORE", "TASK"
 class DaemonPlan:
     name: str  # namenode, resourcemanager, spark-history-server…
     command: list
-    ready_url: str  # answers once the daemon serves (a web UI or REST endpoint)
+    ready_url: str  # answers once the daemon serves (a web UI or REST endpoint; tcp://host:port)
     env: dict = field(default_factory=dict)  # added to the node's environment
     # Started once the node's other daemons serve, and not waited for: servers of
     # finished work (history servers) must not slow a cluster's start.

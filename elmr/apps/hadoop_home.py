@@ -100,22 +100,23 @@ def java_home() -> str:
     return str(Path(os.path.realpath(java)).parent.parent)
 
 
-def _link(target: str, link: Path) -> None:
-    if link.is_symlink() and os.readlink(link) == target:
+def link(target: str, at: Path) -> None:
+    """A symlink AT pointing at TARGET (made or replaced; left when it already does)."""
+    if at.is_symlink() and os.readlink(at) == target:
         return
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(target)
+    at.parent.mkdir(parents=True, exist_ok=True)
+    if at.is_symlink() or at.exists():
+        at.unlink()
+    at.symlink_to(target)
 
 
 def lay_out(node_dir: Path) -> None:
     """Link the locked jars into usr/lib/hadoop/lib and EMR's jar names beside it.
     ArtifactsMissing (naming the jars and scripts/setup) when the cache lacks one."""
     for path in artifacts.classpath("hadoop", "s3a"):
-        _link(path, lib_dir(node_dir) / Path(path).name)
+        link(path, lib_dir(node_dir) / Path(path).name)
     for relative, artifact_id in EMR_JARS.items():
-        _link(artifacts.jar(artifact_id), usr_lib(node_dir) / relative)
+        link(artifacts.jar(artifact_id), usr_lib(node_dir) / relative)
 
 
 def classpath(conf_dir: Path, node_dir: Path) -> str:
@@ -158,9 +159,14 @@ exec "{java}" {" ".join(CLIENT_JAVA_OPTS)} -Djava.io.tmpdir="${{TMPDIR:-{Path(no
 """
 
 
+def write_program(node_dir: Path, name: str, script: str) -> None:
+    """An executable script on the node's PATH (its bin directory)."""
+    path = bin_dir(node_dir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(script)
+    path.chmod(0o755)
+
+
 def write_launchers(conf_dir: Path, node_dir: Path) -> None:
     for command in COMMANDS:
-        path = bin_dir(node_dir) / command
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_launcher_script(command, conf_dir, node_dir))
-        path.chmod(0o755)
+        write_program(node_dir, command, _launcher_script(command, conf_dir, node_dir))

@@ -12,6 +12,8 @@ from elmr.apps.base import MASTER, Application, DaemonPlan, NodeContext
 JOBHISTORY_CLASS = "org.apache.hadoop.mapreduce.v2.hs.JobHistoryServer"
 # Task JVMs: small heaps, quick to start (most steps on a laptop are small).
 TASK_JAVA_OPTS = "-Xmx384m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# $HADOOP_* are the NodeManager's, so a task finds its own node's jars and conf.
+TASK_CLASSPATH = "$HADOOP_CONF_DIR,$HADOOP_COMMON_HOME/lib/*"
 
 
 class MapReduce(Application):
@@ -27,8 +29,7 @@ class MapReduce(Application):
         master = node.master_address
         mapred = {
             "mapreduce.framework.name": "yarn",
-            # $HADOOP_* are the NodeManager's, so a task finds its own node's jars and conf.
-            "mapreduce.application.classpath": "$HADOOP_CONF_DIR,$HADOOP_COMMON_HOME/lib/*",
+            "mapreduce.application.classpath": TASK_CLASSPATH,
             "mapreduce.jobhistory.address": f"{master}:{node.master_port('jobhistory')}",
             "mapreduce.jobhistory.webapp.address": f"{master}:{node.master_port('jobhistory_web')}",
             "mapreduce.jobhistory.admin.address": f"{master}:{node.master_port('jobhistory_admin')}",

@@ -1,14 +1,15 @@
-"""The applications every elmr cluster runs, in start order (HDFS before what keeps
-files in it), and what the server asks of them all at once: the ports a node of a
+"""The applications elmr clusters run, in start order (HDFS before what keeps files in
+it; Hive only on a cluster whose Applications name it), and what the server asks of them all at once: the ports a node of a
 role needs, and the endpoints DescribeCluster shows per EMR application name."""
 
 from elmr.apps.base import CORE, MASTER
 from elmr.apps.hdfs import HDFS
+from elmr.apps.hive import Hive
 from elmr.apps.mapreduce import MapReduce
 from elmr.apps.spark import Spark
 from elmr.apps.yarn import YARN
 
-APPLICATIONS = (HDFS(), YARN(), MapReduce(), Spark())
+APPLICATIONS = (HDFS(), YARN(), MapReduce(), Spark(), Hive())
 
 
 def ports_for(role: str) -> dict:

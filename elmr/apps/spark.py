@@ -2,13 +2,14 @@
 to the cluster's YARN (client deploy mode unless a step asks for cluster), Spark's
 jars and PySpark's archives used in place on every node (`local:`, nothing uploaded
 per application), S3A added to Spark's own Hadoop client (SPARK_DIST_CLASSPATH), event logs in HDFS and the
-history server on the master. The classifications spark-defaults, spark-env,
+history server on the master; its tables in the cluster's Hive metastore when the
+cluster runs Hive (apps/hive.py). The classifications spark-defaults, spark-env,
 spark-log4j2, spark-hive-site and hive-site are written to the real files."""
 
 import sys
 from pathlib import Path
 
-from elmr.apps import artifacts, classifications, webhdfs
+from elmr.apps import artifacts, classifications, hive, webhdfs
 from elmr.apps.base import MASTER, Application, DaemonPlan, NodeContext
 from elmr.apps.spark_executors import DRIVER_MEMORY_MIB, executor_size
 
@@ -92,6 +93,7 @@ class Spark(Application):
             # pending containers (what managed scaling reads).
             "spark.dynamicAllocation.enabled": "true",
             "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+            **(hive.spark_properties(node) if hive.installed(node) else {}),
             **node.spec.spark_conf,
         }
 
@@ -107,12 +109,18 @@ class Spark(Application):
         log4j2 = classifications.properties(configurations, "spark-log4j2")
         if log4j2:
             (conf_dir / "log4j2.properties").write_text(classifications.java_properties(log4j2, " = "))
+        (conf_dir / "hive-site.xml").write_text(classifications.hadoop_xml({
+            **self._catalog(node), **classifications.properties(configurations, "hive-site"),
+            **classifications.properties(configurations, "spark-hive-site")}))
+
+    def _catalog(self, node: NodeContext) -> dict:
+        """Spark's hive-site: the cluster's Hive metastore where Hive runs, else a
+        metastore of Spark's own (Derby, in the node's directory)."""
+        if hive.installed(node):
+            return {"hive.metastore.uris": hive.metastore_uri(node)}
         metastore = node.path("hive", "metastore_db")
-        hive = {"javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true",
-                "hive.metastore.warehouse.dir": f"hdfs://{WAREHOUSE_DIR}",
-                **classifications.properties(configurations, "hive-site"),
-                **classifications.properties(configurations, "spark-hive-site")}
-        (conf_dir / "hive-site.xml").write_text(classifications.hadoop_xml(hive))
+        return {"javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true",
+                "hive.metastore.warehouse.dir": f"hdfs://{WAREHOUSE_DIR}"}
 
     def environment(self, node: NodeContext) -> dict:
         return {

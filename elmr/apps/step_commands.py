@@ -6,9 +6,9 @@ on the node's PATH, where the agent puts Hadoop's launchers and Spark's programs
   `pyspark`, `spark-shell` are the cluster's Spark (on YARN: `--master yarn` and
   `--deploy-mode cluster` mean what they mean on EMR); `hadoop`, `hdfs`, `yarn`,
   `mapred`, `s3-dist-cp` are Hadoop's; `hadoop-streaming` is `hadoop jar` of Hadoop's
-  streaming JAR; `hive-script --run-hive-script --args -f FILE` and `hive` run through
-  `spark-sql` (Hive via Spark SQL); anything else is looked up on PATH (`bash -c …`
-  runs bash because the user asked for it).
+  streaming JAR; `hive-script --run-hive-script --args -f FILE` runs the node's `hive`
+  (Hive's CLI, or Spark SQL on a cluster without Hive: apps/hive.py); anything else is
+  looked up on PATH (`bash -c …` runs bash because the user asked for it).
 - `script-runner.jar`: Args[0] is a script (a path, or an s3:// URI the caller
   fetches first), run with the remaining args.
 - any other Jar (CUSTOM_JAR): `hadoop jar JAR [MainClass] args`, as EMR runs it; an
@@ -50,16 +50,16 @@ def _command_runner(args: list[str]) -> list[str]:
         raise UnsupportedStep("command-runner.jar needs a program as its first argument")
     program, rest = args[0], args[1:]
     if program == "hive-script":
-        return ["spark-sql", *_hive_script_args(rest)]
-    if program == "hive":
-        return ["spark-sql", *rest]
+        return ["hive", *_hive_script_args(rest)]
     if program == "hadoop-streaming":
         return ["hadoop", "jar", artifacts.jar("hadoop-streaming"), *rest]
     return [program, *rest]
 
 
 def _hive_script_args(args: list[str]) -> list[str]:
-    """`hive-script --run-hive-script --args -f FILE [-d K=V]…` as spark-sql arguments."""
+    """`hive-script --run-hive-script --args -f FILE [-d K=V]…` as `hive` arguments
+    (--hivevar: Hive's CLI and Spark SQL's, which runs a cluster's `hive` without Hive,
+    both take it)."""
     if "--args" in args:
         args = args[args.index("--args") + 1:]
     translated, index = [], 0

@@ -202,6 +202,7 @@ class Actuator:
             credentials_token=credentials.endpoint_token,
             job_flow=_job_flow(cluster, node, master),
             instance_group_id=node.group_id,
+            applications=[application["Name"] for application in cluster.applications],
             runs_tasks=node.role == "MASTER" and not _has_workers(cluster),
             **_worker_figures(cluster, master),
         )

@@ -111,9 +111,9 @@ def _release(params: dict) -> catalog.Release:
 
 
 def _applications(release: catalog.Release, requested: list) -> list:
-    """The applications the cluster runs: elmr runs its own Spark, Hadoop client and
-    Hive (through Spark SQL) whatever the label, and records beside each the version
-    the label lists. Hadoop and Spark are always there: every node starts them."""
+    """The applications the cluster runs: elmr runs its own Spark, Hadoop and Hive
+    whatever the label, and records beside each the version the label lists. Hadoop
+    and Spark are always there: every node starts them; Hive when asked for."""
     if any(not app.get("Name") for app in requested):
         raise ValidationException("Applications: every application needs a Name (e.g. Spark).")
     runtime = {name.lower(): (name, version) for name, version in catalog.runtime_applications().items()}

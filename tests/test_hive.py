@@ -1,0 +1,56 @@
+"""Hive on a real cluster whose Applications name it: Hive's own CLI runs Hive steps
+(its MapReduce jobs on the cluster's YARN), honours what Hive honours that Spark SQL
+does not (a text table's skip.header.line.count), and keeps its tables in the
+master's Hive metastore, where Spark's steps find them and put theirs."""
+
+import pytest
+
+from conftest import cluster_running
+from test_steps import command_step, run_steps, step_log, wait_step_ended
+
+pytestmark = pytest.mark.slow
+
+CSV = "name,qty\napple,2\npear,1\napple,3\n"
+
+
+def _rows(server, cluster_id: str, step_id: str) -> list[list[str]]:
+    return [line.split("\t") for line in step_log(server, cluster_id, step_id).splitlines() if "\t" in line]
+
+
+def test_hive_steps_run_hive_and_share_its_metastore_with_spark(server, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "fruit.csv").write_text(CSV)
+    script = tmp_path / "fruit.q"
+    script.write_text(
+        "CREATE EXTERNAL TABLE fruit (name STRING, qty INT) ROW FORMAT DELIMITED FIELDS TERMINATED BY ','\n"
+        "  LOCATION '${data}' TBLPROPERTIES ('skip.header.line.count'='1');\n"
+        "SELECT name, SUM(qty) FROM fruit GROUP BY name ORDER BY name;\n")
+    emr = server.client()
+    with cluster_running(emr, {"Delay": 1, "MaxAttempts": 300}, Name="hive", ReleaseLabel="emr-7.2.0",
+                         Applications=[{"Name": "Hadoop"}, {"Name": "Spark"}, {"Name": "Hive"}],
+                         Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
+                                    "InstanceCount": 2, "KeepJobFlowAliveWhenNoSteps": True}) as cluster_id:
+        applications = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Applications"]
+        assert {"Name": "Hive", "Version": "4.0.1"}.items() <= next(
+            a for a in applications if a["Name"] == "Hive").items()
+        hive_sum, spark_reads, spark_makes, hive_reads, hive_fails = run_steps(
+            emr, cluster_id,
+            command_step("hive", "hive-script", "--run-hive-script", "--args", "-f", str(script),
+                         "-d", f"data={(tmp_path / 'data').as_uri()}"),
+            command_step("spark reads hive's table", "spark-sql", "-e", "SELECT 'sum', SUM(qty) FROM fruit"),
+            command_step("spark makes a table", "spark-sql", "-e",
+                         "CREATE TABLE basket (name STRING, n INT) STORED AS PARQUET; "
+                         "INSERT INTO basket VALUES ('plum', 7)"),
+            command_step("hive reads spark's table", "hive", "-e", "SELECT name, n FROM basket"),
+            command_step("hive fails", "hive", "-e", "SELECT name FROM no_such_table"),
+        )
+        ended = {step: wait_step_ended(emr, cluster_id, step)["Status"]
+                 for step in (hive_sum, spark_reads, spark_makes, hive_reads, hive_fails)}
+        assert [status["State"] for status in ended.values()] == ["COMPLETED"] * 4 + ["FAILED"], ended
+        assert ended[hive_fails]["FailureDetails"]["Message"] == \
+            "FAILED: SemanticException [Error 10001]: Line 1:17 Table not found 'no_such_table'"
+        # The header line is skipped by Hive's reader, in a MapReduce job on YARN.
+        assert _rows(server, cluster_id, hive_sum) == [["apple", "5"], ["pear", "1"]]
+        assert "Hadoop job information" in step_log(server, cluster_id, hive_sum, "stderr")
+        assert _rows(server, cluster_id, spark_reads) == [["sum", "6"]]
+        assert _rows(server, cluster_id, hive_reads) == [["plum", "7"]]
