@@ -17,14 +17,13 @@ def _rows(server, cluster_id: str, step_id: str) -> list[list[str]]:
     return [line.split("\t") for line in step_log(server, cluster_id, step_id).splitlines() if "\t" in line]
 
 
-def test_hive_steps_run_hive_and_share_its_metastore_with_spark(server, tmp_path):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "fruit.csv").write_text(CSV)
-    script = tmp_path / "fruit.q"
-    script.write_text(
+def test_hive_steps_run_hive_and_share_its_metastore_with_spark(server, s3, bucket):
+    # EMR's usual form: the script and the table's files in S3.
+    s3.put_object(Bucket=bucket, Key="data/fruit/fruit.csv", Body=CSV.encode())
+    s3.put_object(Bucket=bucket, Key="scripts/fruit.q", Body=(
         "CREATE EXTERNAL TABLE fruit (name STRING, qty INT) ROW FORMAT DELIMITED FIELDS TERMINATED BY ','\n"
         "  LOCATION '${data}' TBLPROPERTIES ('skip.header.line.count'='1');\n"
-        "SELECT name, SUM(qty) FROM fruit GROUP BY name ORDER BY name;\n")
+        "SELECT name, SUM(qty) FROM fruit GROUP BY name ORDER BY name;\n").encode())
     emr = server.client()
     with cluster_running(emr, {"Delay": 1, "MaxAttempts": 300}, Name="hive", ReleaseLabel="emr-7.2.0",
                          Applications=[{"Name": "Hadoop"}, {"Name": "Spark"}, {"Name": "Hive"}],
@@ -35,8 +34,8 @@ def test_hive_steps_run_hive_and_share_its_metastore_with_spark(server, tmp_path
             a for a in applications if a["Name"] == "Hive").items()
         hive_sum, spark_reads, spark_makes, hive_reads, hive_fails = run_steps(
             emr, cluster_id,
-            command_step("hive", "hive-script", "--run-hive-script", "--args", "-f", str(script),
-                         "-d", f"data={(tmp_path / 'data').as_uri()}"),
+            command_step("hive", "hive-script", "--run-hive-script", "--args", "-f", f"s3://{bucket}/scripts/fruit.q",
+                         "-d", f"data=s3://{bucket}/data/fruit/"),
             command_step("spark reads hive's table", "spark-sql", "-e", "SELECT 'sum', SUM(qty) FROM fruit"),
             command_step("spark makes a table", "spark-sql", "-e",
                          "CREATE TABLE basket (name STRING, n INT) STORED AS PARQUET; "
