@@ -3,7 +3,8 @@ laid out in EMR's /usr/lib/hive/lib): on a cluster whose Applications name Hive,
 master runs Hive's metastore (EMR's port 9083, its Derby database in the master's
 directory) and every node's `hive` is Hive's own CLI, configured by HIVE_CONF_DIR's
 hive-site.xml (EMR's /etc/hive/conf; the hive-site classification is written there).
-Queries run as MapReduce jobs on the cluster's YARN (EMR 6 and 7 run them on Tez).
+Queries run on Tez 0.10.4 on the cluster's YARN, as on EMR (a session's application
+master per CLI), or as MapReduce jobs when a script sets hive.execution.engine=mr.
 Spark on such a cluster keeps its tables in the same metastore (apps/spark.py), so a
 table one makes the other reads.
 
@@ -31,6 +32,10 @@ OPENED_PACKAGES = ("java.lang", "java.lang.invoke", "java.lang.reflect", "java.i
                    "sun.util.calendar")
 JAVA17_OPENS = [*(f"--add-opens=java.base/{package}=ALL-UNNAMED" for package in OPENED_PACKAGES),
                 "--add-opens=java.sql/java.sql=ALL-UNNAMED"]
+TASK_OPTS = " ".join([TASK_JAVA_OPTS, *JAVA17_OPENS])  # YARN containers of Hive's jobs
+# Hive's jars as a YARN container finds them on its own node ($HADOOP_COMMON_HOME is
+# the NodeManager's usr/lib/hadoop): Hadoop's lib has no commons-collections 3, Tez none.
+NODE_HIVE_LIB = "$HADOOP_COMMON_HOME/../hive/lib/*"
 
 
 def installed(node: NodeContext) -> bool:
@@ -106,7 +111,7 @@ def _cli_launcher(node: NodeContext) -> str:
 
 class Hive(Application):
     name = NAME
-    classifications = frozenset({"hive-site", "hive-env"})
+    classifications = frozenset({"hive-site", "hive-env", "tez-site"})
 
     def ports(self, role: str) -> dict:
         return {"hive_metastore": 9083} if role == MASTER else {}
@@ -117,20 +122,34 @@ class Hive(Application):
         conf_dir(node).mkdir(parents=True, exist_ok=True)
         site = {**self.site(node), **classifications.properties(node.spec.configurations, "hive-site")}
         (conf_dir(node) / "hive-site.xml").write_text(classifications.hadoop_xml(site))
+        tez = {**self.tez_site(), **classifications.properties(node.spec.configurations, "tez-site")}
+        (conf_dir(node) / "tez-site.xml").write_text(classifications.hadoop_xml(tez))
+        # Hive's JVMs log as Hadoop's do (HIVE_CONF_DIR comes first on their classpath),
+        # with two changes: the id of every YARN application Hive submits is said (a
+        # cancelled step's Tez session is killed by it), and one line is not: Hive
+        # 4.0.1 looks for Kafka's credential supplier on every Tez query and logs at
+        # ERROR that it is missing (only the Kafka storage handler, which Maven Central
+        # does not serve here, has it).
+        hadoop_log4j = (node.hadoop_conf_dir / "log4j.properties").read_text()
+        (conf_dir(node) / "log4j.properties").write_text(
+            hadoop_log4j + "log4j.logger.org.apache.hadoop.yarn.client.api.impl.YarnClientImpl=INFO\n"
+            "log4j.logger.org.apache.hadoop.hive.ql.exec.tez.DagUtils=FATAL\n")
         (conf_dir(node) / "hive-env.sh").write_text(classifications.shell_exports(
             classifications.exports(node.spec.configurations, "hive-env"),
             "written by elmr from the hive-env classification"))
 
     def site(self, node: NodeContext) -> dict:
         """hive-site.xml as elmr sets it; the hive-site classification goes over it."""
-        task_opts = " ".join([TASK_JAVA_OPTS, *JAVA17_OPENS])
         return {
             "hive.metastore.uris": metastore_uri(node),
             "hive.metastore.warehouse.dir": f"hdfs://{WAREHOUSE_DIR}",
-            "hive.execution.engine": "mr",
-            # Splits as Hive on Tez (EMR's engine) makes them (hive.tez.input.format's
-            # default): on MapReduce, Hive 4.0.1's default CombineHiveInputFormat reads a
-            # text table's header lines as rows, ignoring skip.header.line.count.
+            "hive.execution.engine": "tez",
+            "hive.tez.container.size": "512",
+            "hive.tez.java.opts": TASK_OPTS,
+            # A script may `SET hive.execution.engine=mr`: its splits are then made as on
+            # Tez (hive.tez.input.format's default), for Hive 4.0.1's default on
+            # MapReduce, CombineHiveInputFormat, reads a text table's header lines as
+            # rows, ignoring skip.header.line.count.
             "hive.input.format": "org.apache.hadoop.hive.ql.io.HiveInputFormat",
             # The metastore's own database: made on its first start.
             "javax.jdo.option.ConnectionURL":
@@ -142,13 +161,30 @@ class Hive(Application):
             "hive.exec.local.scratchdir": str(node.path("tmp", "hive")),
             "hive.downloaded.resources.dir": str(node.path("tmp", "hive", "resources", "${hive.session.id}")),
             "hive.querylog.location": str(node.path("logs", "hive")),
-            # Hive's MapReduce tasks load Hive's libraries from their node's usr/lib/hive/lib
-            # (Hadoop's lib has no commons-collections 3), and deserialise its plan
-            # with Kryo, which on Java 17 needs the opens.
-            "mapreduce.application.classpath": f"{TASK_CLASSPATH},$HADOOP_COMMON_HOME/../hive/lib/*",
-            "mapreduce.map.java.opts": task_opts,
-            "mapreduce.reduce.java.opts": task_opts,
-            "yarn.app.mapreduce.am.command-opts": task_opts,
+            # When a script chooses MapReduce, its tasks load Hive's libraries from their
+            # node and deserialise its plan with Kryo, which on Java 17 needs the opens.
+            "mapreduce.application.classpath": f"{TASK_CLASSPATH},{NODE_HIVE_LIB}",
+            "mapreduce.map.java.opts": TASK_OPTS,
+            "mapreduce.reduce.java.opts": TASK_OPTS,
+            "yarn.app.mapreduce.am.command-opts": TASK_OPTS,
+        }
+
+    def tez_site(self) -> dict:
+        """tez-site.xml: Tez's application master and tasks load Hadoop's jars, then Tez
+        and Hive from their node's usr/lib/hive/lib, instead of uploading them per query
+        (tez.lib.uris), and get the same opens as Hive's JVMs."""
+        return {
+            "tez.ignore.lib.uris": "true",
+            "tez.use.cluster.hadoop-libs": "true",
+            # YARN's default application classpath (Hadoop's share/ layout) is not this
+            # node's: Hadoop's conf and jars as MapReduce's tasks find them, then Hive's.
+            "tez.cluster.additional.classpath.prefix": ":".join([*TASK_CLASSPATH.split(","), NODE_HIVE_LIB]),
+            "tez.am.resource.memory.mb": "512",
+            "tez.am.launch.cmd-opts": " ".join(["-Xmx384m", *hadoop_home.DAEMON_JAVA_OPTS, *JAVA17_OPENS]),
+            "tez.task.launch.cmd-opts": TASK_OPTS,
+            # A session whose CLI was killed ends itself after two idle minutes (Tez's
+            # default is five), not to hold YARN's memory or an idle cluster's end.
+            "tez.session.am.dag.submit.timeout.secs": "120",
         }
 
     def environment(self, node: NodeContext) -> dict:
