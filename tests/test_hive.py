@@ -1,8 +1,8 @@
 """Hive on a real cluster whose Applications name it: Hive's own CLI runs Hive steps
 (on Tez on the cluster's YARN, as EMR runs them, or on MapReduce when a script asks),
-honours what Hive honours that Spark SQL
-does not (a text table's skip.header.line.count), and keeps its tables in the
-master's Hive metastore, where Spark's steps find them and put theirs."""
+honours what Hive honours that Spark SQL does not (a text table's
+skip.header.line.count), and keeps its tables in the master's Hive metastore, where
+Spark's steps find them and put theirs."""
 
 import pytest
 

@@ -26,13 +26,6 @@ log = logging.getLogger("elmr.agent.emr_paths")
 OVERLAID = ("usr/lib", "etc", "mnt")
 
 
-def _link(link: Path, target: Path) -> None:
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(target)
-
-
 def instance_info(spec: NodeSpec) -> dict:
     """EMR's instance.json: which daemons this node runs."""
     master = spec.role == "MASTER"
@@ -48,12 +41,12 @@ def instance_info(spec: NodeSpec) -> dict:
 
 def lay_out(spec: NodeSpec, node_dir: Path, hadoop_conf: Path, spark_conf: Path) -> None:
     usr_lib = hadoop_home.usr_lib(node_dir)
-    _link(usr_lib / "spark", spark_home())
-    _link(usr_lib / "hadoop" / "etc" / "hadoop", hadoop_conf)
-    _link(node_dir / "etc" / "hadoop" / "conf", hadoop_conf)
-    _link(node_dir / "etc" / "spark" / "conf", spark_conf)
+    hadoop_home.link(str(spark_home()), usr_lib / "spark")
+    hadoop_home.link(str(hadoop_conf), usr_lib / "hadoop" / "etc" / "hadoop")
+    hadoop_home.link(str(hadoop_conf), node_dir / "etc" / "hadoop" / "conf")
+    hadoop_home.link(str(spark_conf), node_dir / "etc" / "spark" / "conf")
     if hive.NAME in spec.applications:
-        _link(node_dir / "etc" / "hive" / "conf", hive.conf_dir_of(node_dir))
+        hadoop_home.link(str(hive.conf_dir_of(node_dir)), node_dir / "etc" / "hive" / "conf")
     info = node_dir / "mnt" / "var" / "lib" / "info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "instance.json").write_text(json.dumps(instance_info(spec), indent=2))

@@ -5,10 +5,10 @@ Pure: it reads the text of the step's stdout and stderr (spark-submit sends a Py
 driver's traceback to stdout; Java, spark-sql and shells write to stderr) and tries,
 strongest evidence first: the last Python traceback's exception line; Java's
 `Exception in thread …`; a Spark error class (`[TABLE_OR_VIEW_NOT_FOUND] …`);
-`Error: …` lines, Hive's `FAILED: …` and shell errors; a MapReduce job's own diagnostics (`Job … failed
-with state FAILED due to: …`, which the job's client logs at INFO before its ERROR
-`Job not successful!`); log4j ERROR lines; a Java exception line; and last, the last
-line that is not logging noise."""
+`Error: …` lines, Hive's `FAILED: …` and shell errors; a MapReduce job's own
+diagnostics (`Job … failed with state FAILED due to: …`, which the job's client logs
+at INFO before its ERROR `Job not successful!`); log4j ERROR lines; a Java exception
+line; and last, the last line that is not logging noise."""
 
 import re
 

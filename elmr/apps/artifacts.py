@@ -190,10 +190,9 @@ def write_lock(maven_list: Path, hive_list: Path | None = None, lock_file: Path 
     hadoop_rows = _maven_rows(maven_list)
     held = {(group, artifact) for group, artifact, _, _ in hadoop_rows}
     hive_rows = [row for row in (_maven_rows(hive_list) if hive_list else []) if row[:2] not in held]
-    lines = [f"{pinned}\t{_sha256(jar_path)}\t{jar_path.stat().st_size}\t{_use_of(group, artifact)}"
-             for group, artifact, pinned, jar_path in hadoop_rows]
-    lines += [f"{pinned}\t{_sha256(jar_path)}\t{jar_path.stat().st_size}\thive"
-              for _, _, pinned, jar_path in hive_rows]
+    used = [(row, _use_of(*row[:2])) for row in hadoop_rows] + [(row, "hive") for row in hive_rows]
+    lines = [f"{pinned}\t{_sha256(jar_path)}\t{jar_path.stat().st_size}\t{use}"
+             for (_, _, pinned, jar_path), use in used]
     header = ("# elmr's JVM artifacts, written by scripts/lock-jvm-artifacts from jvm/pom.xml and\n"
               "# jvm/hive-pom.xml: do not edit.\n"
               "# coordinate (group:artifact:version[:classifier])\tsha256\tbytes\tuse (hadoop | s3a | tool | hive)\n")
